@@ -1,0 +1,155 @@
+"""The ``linkmech`` command: ``list`` the environments, run a ``demo`` episode of each."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from linkmech import envs
+from linkmech.agents.approximate_truth import (
+    ApproximatelyTruthful,
+    truthful_importance_action,
+    truthful_ranking_action,
+)
+from linkmech.envs.linking_env import LinkingEnv, decisions_table
+from linkmech.mechanisms.baselines import unlinked_baseline
+from linkmech.mechanisms.catalogue import tabular_voting
+from linkmech.mechanisms.incentives import expected_utilities
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``linkmech`` command."""
+    parser = argparse.ArgumentParser(
+        prog="linkmech",
+        description="Linking mechanisms (Jackson-Sonnenschein 2007) as PettingZoo environments.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("list", help="list the registered environments")
+    demo = commands.add_parser("demo", help="play one episode of each environment with approximately truthful agents")
+    demo.add_argument("--env", action="append", help="environment id or module name (repeatable; default: all)")
+    demo.add_argument("--num-problems", type=int, default=8, help="K, linked problems per episode (default 8)")
+    demo.add_argument("--seed", type=int, default=0, help="seed of the episode and the agents (default 0)")
+    return parser
+
+
+def list_envs() -> str:
+    """One line per registered environment."""
+    width = max(len(e.id) for e in envs.ENVIRONMENTS)
+    return "\n".join(f"{e.id.ljust(width)}  {e.summary}" for e in envs.ENVIRONMENTS)
+
+
+def demo_env(entry: envs.EnvEntry, num_problems: int, seed: int) -> str:
+    """Play one episode of ``entry`` and describe it as text."""
+    kwargs: dict[str, Any] = {}
+    if entry.module == "linked_problem_v0":
+        kwargs["problem"] = tabular_voting()
+    if entry.module == "importance_vote_v0":
+        return _demo_importance(envs.make(entry.id), seed)
+    if entry.module == "ranked_voting_v0":
+        return _demo_ranked(envs.make(entry.id, num_problems=num_problems, form="all_at_once"), seed)
+    env = envs.make(entry.id, num_problems=num_problems, **kwargs)
+    return _demo_linking(env, seed)
+
+
+def _demo_linking(env: LinkingEnv, seed: int) -> str:
+    rng = np.random.default_rng(seed + 1)
+    agents = {a: ApproximatelyTruthful(env.observation_fields(a)) for a in env.possible_agents}
+    observations, _ = env.reset(seed=seed)
+    totals = dict.fromkeys(env.possible_agents, 0.0)
+    while env.agents:
+        actions = {
+            a: agents[a].act(observations[a]["observation"], observations[a]["action_mask"], rng) for a in env.agents
+        }
+        observations, rewards, _, _, _ = env.step(actions)
+        for agent, reward in rewards.items():
+            totals[agent] += reward
+    k = env.options.num_problems
+    target = [float(u) for u in expected_utilities(env.problem, env.problem.target)]
+    lines = [
+        decisions_table(env),
+        "utility per problem  "
+        + "  ".join(f"{a}: {totals[a] / k:+.3f}" for a in env.possible_agents)
+        + "   (this episode, approximately truthful agents)",
+        "target f, ex ante    " + "  ".join(f"{a}: {u:+.3f}" for a, u in zip(env.possible_agents, target)),
+        _baseline_line(env),
+    ]
+    return "\n".join(lines)
+
+
+def _baseline_line(env: LinkingEnv) -> str:
+    try:
+        baseline = unlinked_baseline(env.problem)
+    except TypeError:
+        return "unlinked baseline    none derived for a user-defined problem"
+    unlinked = [float(u) for u in expected_utilities(env.problem, baseline.scf)]
+    cells = "  ".join(f"{a}: {u:+.3f}" for a, u in zip(env.possible_agents, unlinked))
+    return f"unlinked baseline    {cells}   ({baseline.name})"
+
+
+def _demo_ranked(env: Any, seed: int) -> str:
+    observations, _ = env.reset(seed=seed)
+    k = env.num_problems
+    rows = []
+    while env.agents:
+        actions = {
+            a: truthful_ranking_action(observations[a]["observation"], observations[a]["action_mask"], k)
+            for a in env.agents
+        }
+        observations, rewards, _, _, infos = env.step(actions)
+    episode = env.episode
+    for p in range(k):
+        cells = [f"{episode.values[p, i]:+.2f}:{'ab'[int(episode.votes[p, i])]}#{episode.ranks[p, i]}" for i in range(2)]
+        rows.append(f"{p + 1:>2}  " + "  ".join(cells) + f"  -> {'ab'[int(episode.decisions[p])]}")
+    mean = episode.utilities.mean(axis=0)
+    rows.append("value:vote#rank per agent; utility per problem " + "  ".join(f"{u:+.3f}" for u in mean))
+    return "\n".join(rows)
+
+
+def _demo_importance(env: Any, seed: int) -> str:
+    observations, _ = env.reset(seed=seed)
+    actions = {a: truthful_importance_action(observations[a]["observation"]) for a in env.agents}
+    _, rewards, _, _, infos = env.step(actions)
+    lines = []
+    for i, agent in enumerate(env.possible_agents):
+        info = infos[agent]
+        lines.append(
+            f"{agent}: values {env.values[:, i].tolist()} votes {info['votes']} claim {info['claim']!r} "
+            f"-> decisions {info['decisions']} utility {rewards[agent]:+.0f}"
+        )
+    return "\n".join(lines)
+
+
+def run_demo(names: Sequence[str] | None, num_problems: int, seed: int) -> str:
+    """The demo text for the chosen environments (all by default)."""
+    entries = [envs.find(n) for n in names] if names else list(envs.ENVIRONMENTS)
+    parts = []
+    for entry in entries:
+        size = "" if entry.module == "importance_vote_v0" else f"K={num_problems}, "
+        parts.append(f"=== {entry.id}: {entry.summary} ({size}seed={seed})")
+        parts.append(demo_env(entry, num_problems, seed))
+    return "\n\n".join(parts)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``linkmech`` console command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "list":
+            print(list_envs())
+        elif args.command == "demo":
+            print(run_demo(args.env, args.num_problems, args.seed))
+        else:
+            parser.print_help()
+    except ValueError as error:
+        print(f"linkmech: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

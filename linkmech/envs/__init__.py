@@ -1,0 +1,69 @@
+"""linkmech's PettingZoo environments and their registry.
+
+Importing :mod:`linkmech` registers every environment below in PettingZoo's registry under
+``linkmech/<Name>-v0``, for both ``pettingzoo.make("parallel", ...)`` and ``pettingzoo.make("aec", ...)``.
+:func:`make` is a shortcut accepting either the registered id or the module name (``linked_voting_v0``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+import pettingzoo
+
+NAMESPACE = "linkmech"
+
+
+@dataclass(frozen=True)
+class EnvEntry:
+    """One registered environment: its PettingZoo id, module and a one-line summary."""
+
+    id: str
+    module: str
+    summary: str
+
+    @property
+    def module_path(self) -> str:
+        """Import path of the env's module."""
+        return f"linkmech.envs.{self.module}"
+
+
+ENVIRONMENTS: tuple[EnvEntry, ...] = (
+    EnvEntry("linkmech/LinkedVoting-v0", "linked_voting_v0", "Example 1: K linked binary votes, values {-2,-1,1,2}"),
+    EnvEntry("linkmech/LinkedPublicGoods-v0", "linked_public_goods_v0", "Examples 2 and 4: n agents, K projects of cost 3/4"),
+    EnvEntry("linkmech/LinkedBargaining-v0", "linked_bargaining_v0", "Example 3: seller {0,8}, buyer {10,2}, midpoint price"),
+    EnvEntry("linkmech/LinkedAllocation-v0", "linked_allocation_v0", "Example 5: one object per problem, values {1,10}"),
+    EnvEntry("linkmech/LinkedProblem-v0", "linked_problem_v0", "Theorem 1 on any user-defined FiniteProblem"),
+    EnvEntry("linkmech/RankedVoting-v0", "ranked_voting_v0", "Section 5: vote and rank the K problems (no P needed)"),
+    EnvEntry("linkmech/ImportanceVote-v0", "importance_vote_v0", "Appendix 3: two votes and which matters more"),
+)
+"""Every environment linkmech registers."""
+
+
+def register_all() -> None:
+    """Register every environment (AEC and parallel) in PettingZoo's registry; safe to call again."""
+    for entry in ENVIRONMENTS:
+        if entry.id not in pettingzoo.aec_registry:
+            pettingzoo.register("aec", entry.id, entry_point=f"{entry.module_path}:env")
+        if entry.id not in pettingzoo.parallel_registry:
+            pettingzoo.register("parallel", entry.id, entry_point=f"{entry.module_path}:parallel_env")
+
+
+def find(name: str) -> EnvEntry:
+    """The entry for a registered id (``linkmech/LinkedVoting-v0``) or module name (``linked_voting_v0``)."""
+    for entry in ENVIRONMENTS:
+        if name in (entry.id, entry.module, entry.id.split("/", 1)[1]):
+            return entry
+    known = ", ".join(e.id for e in ENVIRONMENTS)
+    raise ValueError(f"environment: got {name!r}; known environments are {known}")
+
+
+def make(name: str, *, aec: bool = False, **kwargs: Any) -> Any:
+    """Create an environment by id or module name: the parallel env, or the AEC env with ``aec=True``."""
+    module = importlib.import_module(find(name).module_path)
+    return module.env(**kwargs) if aec else module.parallel_env(**kwargs)
+
+
+register_all()

@@ -1,0 +1,92 @@
+"""Shared PettingZoo plumbing: the AEC view of a parallel env that checks each action as it arrives.
+
+Every linkmech environment is written once as a :class:`pettingzoo.ParallelEnv` (announcements are
+simultaneous) with a ``check_action(agent, action)`` method. :func:`constructors` derives the module-level
+``env()`` (AEC, with PettingZoo's order enforcing), ``raw_env()`` (AEC, unwrapped) and ``parallel_env()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import numpy as np
+from gymnasium import spaces
+from pettingzoo import AECEnv, ParallelEnv
+from pettingzoo.utils.conversions import parallel_to_aec_wrapper
+from pettingzoo.utils.wrappers import OrderEnforcingWrapper
+
+
+class CheckedParallelEnv(Protocol):
+    """A parallel env that can validate one agent's action without changing any state."""
+
+    def check_action(self, agent: str, action: Any) -> None:
+        """Raise a ValueError saying what is wrong with ``action``, if anything."""
+
+
+class CheckedAEC(parallel_to_aec_wrapper):  # type: ignore[misc]
+    """AEC view of a parallel env that rejects a bad action at the agent's own turn, changing nothing."""
+
+    def step(self, action: Any) -> None:
+        """Check the action (for a live agent) before buffering it."""
+        agent = self.agent_selection
+        if not (self.terminations[agent] or self.truncations[agent]):
+            self.env.check_action(agent, action)
+        super().step(action)
+
+
+def constructors(
+    parallel_class: Callable[..., ParallelEnv],
+) -> tuple[Callable[..., AECEnv], Callable[..., AECEnv], Callable[..., ParallelEnv]]:
+    """``(env, raw_env, parallel_env)`` factories for a parallel env class."""
+
+    def parallel_env(**kwargs: Any) -> ParallelEnv:
+        return parallel_class(**kwargs)
+
+    def raw_env(**kwargs: Any) -> AECEnv:
+        return CheckedAEC(parallel_class(**kwargs))
+
+    def env(**kwargs: Any) -> AECEnv:
+        return OrderEnforcingWrapper(raw_env(**kwargs))
+
+    parallel_env.__doc__ = f"A parallel (simultaneous-move) {parallel_class.__name__}."
+    raw_env.__doc__ = f"The AEC view of {parallel_class.__name__}, without wrappers."
+    env.__doc__ = f"The AEC view of {parallel_class.__name__} with PettingZoo's order enforcing."
+    return env, raw_env, parallel_env
+
+
+def check_action_dict(actions: dict[str, Any], live_agents: list[str]) -> None:
+    """Raise a ValueError unless ``actions`` has exactly one entry per live agent."""
+    if not live_agents:
+        raise ValueError("the episode is over or has not started; call reset() first")
+    missing = [a for a in live_agents if a not in actions]
+    extra = [a for a in actions if a not in live_agents]
+    if missing or extra:
+        raise ValueError(
+            f"actions: missing for {missing}, unknown agents {extra}; give one per live agent {live_agents}"
+        )
+
+
+def as_discrete_action(action: Any, agent: str, num_actions: int) -> int:
+    """The action as an int, or a ValueError naming the agent, the value and the allowed range."""
+    if isinstance(action, np.ndarray) and action.shape == ():
+        action = action.item()
+    if isinstance(action, (bool, np.bool_)) or not isinstance(action, (int, np.integer)):
+        raise ValueError(
+            f"{agent} sent action {action!r} of type {type(action).__name__}; actions are integers "
+            f"0..{num_actions - 1} (Discrete({num_actions}))"
+        )
+    value = int(action)
+    if not 0 <= value < num_actions:
+        raise ValueError(f"{agent} sent action {value}; allowed actions are 0..{num_actions - 1}")
+    return value
+
+
+def masked_observation_space(low: np.ndarray, high: np.ndarray, num_actions: int) -> spaces.Dict:
+    """``{"observation": Box(low, high) float32, "action_mask": Box int8 [num_actions]}``."""
+    return spaces.Dict(
+        {
+            "observation": spaces.Box(low=low.astype(np.float32), high=high.astype(np.float32), dtype=np.float32),
+            "action_mask": spaces.Box(low=0, high=1, shape=(num_actions,), dtype=np.int8),
+        }
+    )

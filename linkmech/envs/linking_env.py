@@ -1,0 +1,472 @@
+"""The PettingZoo environment of a linking mechanism over any finite problem.
+
+One class, :class:`LinkingEnv`, serves every linked environment (voting, public goods, bargaining,
+allocation, user-defined problems); the per-problem modules only choose the problem. All rules live in
+:mod:`linkmech.mechanisms` and are called with a batch of one episode.
+
+Agents ``agent_0 .. agent_{n-1}`` (agent i of the base problem).
+
+Phases and steps (every agent acts at every step):
+
+1. **announce**, K steps. Over time (``form="over_time"``): at date k the agent sees its type on problem k
+   and announces a type; problem k is decided at once. All at once (``form="all_at_once"``): the agent sees
+   its whole type vector (its type on the current problem and the counts of its types on the later ones)
+   and enters its K-vector one problem at a time; nothing of the others is shown and every problem is
+   decided after the last entry.
+2. **participate** (only with ``participation``): ``"whole"``, one step: accept (1) or decline (0) the whole
+   linked mechanism; ``"per_problem"``, K steps: accept or decline problem j at step j.
+
+Action space: ``Discrete(A_i)``, ``A_i = |U_i|`` (or 2 if larger, with participation). While announcing,
+action t announces type t; the int8 ``action_mask`` allows exactly the types whose budget class has
+announcements left. While participating, 0 = decline, 1 = accept.
+
+Observation: ``{"observation": float32 vector, "action_mask": int8 vector}``. The vector concatenates the
+fields listed by :meth:`LinkingEnv.observation_fields` (names, sizes):
+
+- ``type`` one-hot of the agent's true type on the current problem (zeros while participating);
+- ``budget`` remaining announcements of each budget class, divided by K;
+- ``progress`` problems announced so far, divided by K;
+- ``phase`` one-hot (announcing, participating);
+- ``future_types`` (all at once only) counts of the agent's types on the problems after the current one,
+  divided by K;
+- ``others_announced`` (over time only) for each other agent, counts of its announcements so far per type,
+  divided by K: the public history of announcements as the secure strategy after Corollary 2 uses it;
+- ``last_utility`` (over time only) the agent's realised utility on the previous problem;
+- ``offer`` (with participation) the agent's discounted utility if the current participation question is
+  accepted by everyone, and if it is declined (status quo).
+
+The decisions themselves are public and reported in ``infos`` (``decision``), with the agent's true and
+announced types, the announcement the mechanism used after mixing, and realised and expected utilities.
+
+Rewards: over time, the discounted realised utility ``discount**(k-1) * u_i`` of the date's decision; all
+at once, 0 until the last entry and then the sum over problems. With a participation stage, announcing
+steps pay 0 and the participation step(s) pay what accrues: the proposed decisions' utilities, or the
+status quo's where a declining agent blocks them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+from pettingzoo import ParallelEnv
+
+from linkmech.envs.api import as_discrete_action, check_action_dict, masked_observation_space
+from linkmech.mechanisms.linking import (
+    LinkingMechanism,
+    LinkingState,
+    announcement_mask,
+    check_agent_announcement,
+    decide_problems,
+    record_announcements,
+    start_episodes,
+    step_over_time,
+)
+from linkmech.mechanisms.participation import (
+    PARTICIPATION_MODES,
+    per_problem_participation,
+    status_quo_utilities,
+    whole_participation,
+)
+from linkmech.mechanisms.problem import FiniteProblem, FloatArray
+from linkmech.mechanisms.processes import TypeProcess, make_process
+
+FORMS = ("over_time", "all_at_once")
+"""Allowed values of the ``form`` option."""
+
+
+@dataclass(frozen=True)
+class LinkingOptions:
+    """Options shared by every linking environment.
+
+    Attributes:
+        num_problems: K, the number of linked problems (dates).
+        form: ``"over_time"`` (date by date, Section 5) or ``"all_at_once"`` (Theorem 1).
+        participation: ``None``, ``"whole"`` (Corollary 1) or ``"per_problem"`` (the skimming variant).
+        discount: delta in (0, 1]; must be 1 all at once.
+        budget: ``"type"`` (each type its own quota), ``"intensity"`` (voting: one quota per |value|,
+            signs free, as in Example 1) or explicit per-agent class lists.
+        mixing: apply the gamma-mixing of Theorem 1's proof.
+        process: type process name (``"iid"``, ``"repeat"``, ``"intensity"``) or a TypeProcess.
+        correlation: the process's parameter p (Appendix 3).
+    """
+
+    num_problems: int = 12
+    form: str = "over_time"
+    participation: str | None = None
+    discount: float = 1.0
+    budget: str | Sequence[Sequence[int]] = "type"
+    mixing: bool = True
+    process: str | TypeProcess = "iid"
+    correlation: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.form not in FORMS:
+            raise ValueError(f"form: got {self.form!r}; allowed are {FORMS}")
+        if self.participation is not None and self.participation not in PARTICIPATION_MODES:
+            raise ValueError(
+                f"participation: got {self.participation!r}; allowed are None and {PARTICIPATION_MODES}"
+            )
+        if self.form == "all_at_once" and self.discount != 1.0:
+            raise ValueError(
+                f"discount: got {self.discount!r} with form='all_at_once'; problems decided at once are not "
+                "discounted, use form='over_time' or discount=1"
+            )
+
+
+def budget_classes(problem: FiniteProblem, budget: str | Sequence[Sequence[int]]) -> Any:
+    """Resolve the ``budget`` option to per-agent class lists (``None`` = one class per type)."""
+    if budget == "type":
+        return None
+    if budget == "intensity":
+        classes = getattr(problem, "intensity_classes", None)
+        if classes is None:
+            raise ValueError(
+                f"budget='intensity' needs a problem with signed intensities (voting); {problem.name!r} has "
+                "none: use budget='type' or explicit classes"
+            )
+        return tuple(tuple(int(c) for c in row) for row in classes())
+    if isinstance(budget, str):
+        raise ValueError(f"budget: got {budget!r}; allowed are 'type', 'intensity' or per-agent class lists")
+    return tuple(tuple(int(c) for c in row) for row in budget)
+
+
+class LinkingEnv(ParallelEnv):  # type: ignore[misc]
+    """K linked copies of a finite problem, as a PettingZoo parallel environment (see module docstring)."""
+
+    metadata: dict[str, Any] = {"name": "linked_problem_v0", "render_modes": ["ansi", "human"], "is_parallelizable": True}
+
+    def __init__(self, problem: FiniteProblem, render_mode: str | None = None, **options: Any) -> None:
+        self.options = LinkingOptions(**options)
+        opts = self.options
+        if opts.participation is not None and problem.status_quo is None:
+            raise ValueError(
+                f"participation={opts.participation!r} needs a status quo, and problem {problem.name!r} has none"
+            )
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode: got {render_mode!r}; allowed are None and {self.metadata['render_modes']}")
+        self.render_mode = render_mode
+        self.problem = problem
+        self.mechanism = LinkingMechanism(
+            problem, opts.num_problems, budget_classes(problem, opts.budget), opts.mixing, opts.discount
+        )
+        self.process = make_process(opts.process, opts.correlation)
+        self.process.check(problem)
+        self.possible_agents = [f"agent_{i}" for i in range(problem.num_agents)]
+        self.agents: list[str] = []
+        self._index = {agent: i for i, agent in enumerate(self.possible_agents)}
+        self._fields = [self._layout(i) for i in range(problem.num_agents)]
+        self._num_actions = [
+            max(count, 2 if opts.participation else 1) for count in problem.type_counts
+        ]
+        self._observation_spaces = [self._build_observation_space(i) for i in range(problem.num_agents)]
+        self._action_spaces = [spaces.Discrete(count) for count in self._num_actions]
+        self._rng: np.random.Generator | None = None
+        self.state_: LinkingState | None = None
+        self._step_count = 0
+        self._accepted: np.ndarray | None = None
+
+    # ----- spaces -----------------------------------------------------------------------------------------
+
+    def _layout(self, agent: int) -> list[tuple[str, int, float, float]]:
+        problem, opts = self.problem, self.options
+        n_types = problem.type_counts[agent]
+        fields = [
+            ("type", n_types, 0.0, 1.0),
+            ("budget", self.mechanism.budgets[agent].num_classes, 0.0, 1.0),
+            ("progress", 1, 0.0, 1.0),
+            ("phase", 2, 0.0, 1.0),
+        ]
+        if opts.form == "all_at_once":
+            fields.append(("future_types", n_types, 0.0, 1.0))
+        else:
+            others = sum(c for j, c in enumerate(problem.type_counts) if j != agent)
+            fields += [("others_announced", others, 0.0, 1.0), ("last_utility", 1, -np.inf, np.inf)]
+        if opts.participation:
+            fields.append(("offer", 2, -np.inf, np.inf))
+        return fields
+
+    def observation_fields(self, agent: str) -> list[tuple[str, slice]]:
+        """Names and slices of the fields of ``agent``'s observation vector."""
+        out, start = [], 0
+        for name, size, _, _ in self._fields[self._agent_index(agent)]:
+            out.append((name, slice(start, start + size)))
+            start += size
+        return out
+
+    def observation_space(self, agent: str) -> spaces.Dict:
+        """Dict of the float32 observation vector and the int8 action mask (the same object every call)."""
+        return self._observation_spaces[self._agent_index(agent)]
+
+    def action_space(self, agent: str) -> spaces.Discrete:
+        """``Discrete(A_i)``: announced type index, or 0/1 while participating (the same object every call)."""
+        return self._action_spaces[self._agent_index(agent)]
+
+    def _build_observation_space(self, agent: int) -> spaces.Dict:
+        fields = self._fields[agent]
+        low = np.concatenate([np.full(size, lo) for _, size, lo, _ in fields])
+        high = np.concatenate([np.full(size, hi) for _, size, _, hi in fields])
+        return masked_observation_space(low, high, self._num_actions[agent])
+
+    def _agent_index(self, agent: str) -> int:
+        if agent not in self._index:
+            raise ValueError(f"agent: got {agent!r}; agents of this env are {self.possible_agents}")
+        return self._index[agent]
+
+    # ----- episode ----------------------------------------------------------------------------------------
+
+    @property
+    def num_steps(self) -> int:
+        """Steps in an episode: K announcements plus the participation step(s)."""
+        extra = {None: 0, "whole": 1, "per_problem": self.options.num_problems}[self.options.participation]
+        return self.options.num_problems + extra
+
+    @property
+    def phase(self) -> str:
+        """``"announce"``, ``"participate"`` or ``"done"``."""
+        if self.state_ is None or self._step_count >= self.num_steps:
+            return "done"
+        return "announce" if self._step_count < self.options.num_problems else "participate"
+
+    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
+        """Start an episode; a seed re-seeds the env's single generator, from which episodes are drawn."""
+        if seed is not None or self._rng is None:
+            self._rng = np.random.default_rng(seed)
+        self.state_ = start_episodes(self.mechanism, self.process, [self._rng])
+        self._step_count = 0
+        self._accepted = np.ones((1, self.options.num_problems, self.problem.num_agents), dtype=bool)
+        self.agents = list(self.possible_agents)
+        infos = {agent: {"phase": "announce", "date": 0} for agent in self.agents}
+        return self._observations(), infos
+
+    def check_action(self, agent: str, action: Any) -> None:
+        """Raise a ValueError if ``agent`` may not take ``action`` now; changes nothing."""
+        if self.state_ is None or not self.agents:
+            raise ValueError("the episode is over or has not started; call reset() first")
+        if agent not in self.agents:
+            raise ValueError(f"agent: got {agent!r}; live agents are {self.agents}")
+        value = as_discrete_action(action, agent, self.action_space(agent).n)
+        if self.phase == "participate":
+            if value not in (0, 1):
+                raise ValueError(
+                    f"{agent} sent {value} while participating; allowed are 0 (decline) and 1 (accept)"
+                )
+            return
+        check_agent_announcement(self.mechanism, self.state_, 0, self._index[agent], value)
+
+    def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
+        """Apply every live agent's action; a rejected step raises and leaves the env unchanged."""
+        if self.state_ is None or not self.agents:
+            raise ValueError("the episode is over or has not started; call reset() first")
+        check_action_dict(actions, self.agents)
+        for agent in self.agents:
+            self.check_action(agent, actions[agent])
+        chosen = np.array([[int(actions[a]) for a in self.possible_agents]], dtype=np.int64)
+        if self.phase == "announce":
+            rewards, infos = self._announce(chosen)
+        else:
+            rewards, infos = self._participate(chosen)
+        self._step_count += 1
+        done = self._step_count >= self.num_steps
+        reward_dict = {a: float(rewards[0, i]) for i, a in enumerate(self.possible_agents)}
+        terminations = dict.fromkeys(self.possible_agents, done)
+        truncations = dict.fromkeys(self.possible_agents, False)
+        observations = self._observations()
+        if done:
+            self.agents = []
+        if self.render_mode == "human":
+            print(self.render())
+        return observations, reward_dict, terminations, truncations, infos
+
+    # ----- phases -----------------------------------------------------------------------------------------
+
+    def _announce(self, chosen: np.ndarray) -> tuple[FloatArray, dict]:
+        state, opts = self._state(), self.options
+        n = self.problem.num_agents
+        if opts.form == "over_time":
+            rewards = step_over_time(self.mechanism, state, chosen)
+            if opts.participation:
+                rewards = np.zeros_like(rewards)
+            return rewards, self._date_infos(state.date - 1)
+        record_announcements(self.mechanism, state, chosen)
+        rewards = np.zeros((1, n))
+        if state.date == opts.num_problems:
+            utilities = decide_problems(self.mechanism, state, np.arange(opts.num_problems))
+            if not opts.participation:
+                rewards = utilities.sum(axis=1)
+            return rewards, self._final_infos()
+        return rewards, {a: {"phase": "announce", "date": state.date} for a in self.possible_agents}
+
+    def _participate(self, chosen: np.ndarray) -> tuple[FloatArray, dict]:
+        state, opts = self._state(), self.options
+        weights = self.mechanism.discount_weights[None, :, None]
+        proposed = state.utilities * weights
+        status_quo = status_quo_utilities(self.mechanism, state) * weights
+        assert self._accepted is not None
+        if opts.participation == "whole":
+            self._accepted[:] = chosen[:, None, :].astype(bool)
+            accrued = whole_participation(proposed, status_quo, chosen)
+            rewards = accrued.sum(axis=1)
+            problem = None
+        else:
+            problem = self._step_count - opts.num_problems
+            self._accepted[:, problem] = chosen.astype(bool)
+            accrued = per_problem_participation(proposed[:, [problem]], status_quo[:, [problem]], chosen[:, None, :])
+            rewards = accrued[:, 0]
+        infos = {
+            agent: {
+                "phase": "participate",
+                "problem": None if problem is None else problem + 1,
+                "accepted": bool(chosen[0, i]),
+                "implemented": bool(chosen[0].all()),
+                "utility": float(rewards[0, i]),
+            }
+            for i, agent in enumerate(self.possible_agents)
+        }
+        return rewards, infos
+
+    # ----- observations and infos -------------------------------------------------------------------------
+
+    def _state(self) -> LinkingState:
+        if self.state_ is None:
+            raise ValueError("call reset() first")
+        return self.state_
+
+    def _observations(self) -> dict[str, dict[str, np.ndarray]]:
+        masks = self._masks()
+        return {
+            agent: {"observation": self._vector(i), "action_mask": masks[i]}
+            for i, agent in enumerate(self.possible_agents)
+        }
+
+    def _masks(self) -> list[np.ndarray]:
+        state, phase = self._state(), self.phase
+        out = []
+        allowed = announcement_mask(self.mechanism, state.remaining)[0]
+        for i, count in enumerate(self._num_actions):
+            mask = np.zeros(count, dtype=np.int8)
+            if phase == "announce":
+                mask[: self.problem.type_counts[i]] = allowed[i, : self.problem.type_counts[i]]
+            elif phase == "participate":
+                mask[:2] = 1
+            out.append(mask)
+        return out
+
+    def _vector(self, agent: int) -> np.ndarray:
+        values = self._field_values(agent)
+        return np.concatenate([values[name] for name, _, _, _ in self._fields[agent]]).astype(np.float32)
+
+    def _field_values(self, agent: int) -> dict[str, np.ndarray]:
+        state, opts, problem = self._state(), self.options, self.problem
+        k, n_types = opts.num_problems, problem.type_counts[agent]
+        date = state.date
+        announcing = self.phase == "announce"
+        current = np.zeros(n_types)
+        if announcing:
+            current[state.types[0, date, agent]] = 1.0
+        values = {
+            "type": current,
+            "budget": state.remaining[0, agent, : self.mechanism.budgets[agent].num_classes] / k,
+            "progress": np.array([date / k]),
+            "phase": np.array([float(announcing), float(self.phase == "participate")]),
+            "future_types": np.bincount(state.types[0, date + 1 :, agent], minlength=n_types) / k,
+            "others_announced": self._others_counts(agent) / k,
+            "last_utility": np.array([state.utilities[0, date - 1, agent] if date > 0 else 0.0]),
+            "offer": self._offer(agent),
+        }
+        return values
+
+    def _others_counts(self, agent: int) -> np.ndarray:
+        state = self._state()
+        parts = []
+        for j, count in enumerate(self.problem.type_counts):
+            if j != agent:
+                announced = state.announced[0, : state.date, j]
+                parts.append(np.bincount(announced, minlength=count).astype(np.float64))
+        return np.concatenate(parts)
+
+    def _offer(self, agent: int) -> np.ndarray:
+        if self.phase != "participate":
+            return np.zeros(2)
+        state, opts = self._state(), self.options
+        weights = self.mechanism.discount_weights
+        proposed = state.utilities[0, :, agent] * weights
+        status_quo = status_quo_utilities(self.mechanism, state)[0, :, agent] * weights
+        if opts.participation == "whole":
+            return np.array([proposed.sum(), status_quo.sum()])
+        problem = self._step_count - opts.num_problems
+        return np.array([proposed[problem], status_quo[problem]])
+
+    def _date_infos(self, problem: int) -> dict[str, dict[str, Any]]:
+        state = self._state()
+        labels = self.problem.type_labels
+        decision = int(state.decisions[0, problem])
+        infos = {}
+        for i, agent in enumerate(self.possible_agents):
+            announced, used = int(state.announced[0, problem, i]), int(state.used[0, problem, i])
+            infos[agent] = {
+                "phase": "announce",
+                "date": problem + 1,
+                "true_type": labels[i][int(state.types[0, problem, i])],
+                "announced": labels[i][announced],
+                "used": labels[i][used],
+                "mixed": announced != used,
+                "decision": self.problem.alternative_label(decision),
+                "utility": float(state.utilities[0, problem, i]),
+                "expected_utility": float(state.expected_utilities[0, problem, i]),
+            }
+        return infos
+
+    def _final_infos(self) -> dict[str, dict[str, Any]]:
+        state = self._state()
+        decisions = [self.problem.alternative_label(int(d)) for d in state.decisions[0]]
+        return {
+            agent: {
+                "phase": "announce",
+                "date": state.date,
+                "decisions": decisions,
+                "utilities": state.utilities[0, :, i].tolist(),
+                "expected_utilities": state.expected_utilities[0, :, i].tolist(),
+            }
+            for i, agent in enumerate(self.possible_agents)
+        }
+
+    # ----- rendering --------------------------------------------------------------------------------------
+
+    def render(self) -> str | None:
+        """A text table of the problems decided so far (``ansi`` returns it, ``human`` prints in step)."""
+        if self.render_mode is None:
+            return None
+        return decisions_table(self)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def decisions_table(env: LinkingEnv) -> str:
+    """Per-problem true types, announcements, decisions and utilities of the current episode, as text.
+
+    A cell ``true/announced`` gets ``>used`` appended when the mechanism's mixing replaced the announcement.
+    """
+    state = env._state()
+    problem = env.problem
+    n = problem.num_agents
+    header = ["k"] + [f"true/ann {i}" for i in range(n)] + ["decision"] + [f"u{i}" for i in range(n)]
+    rows = [header]
+    for k in range(state.date):
+        if state.decisions[0, k] < 0:
+            continue
+        cells = [str(k + 1)]
+        for i in range(n):
+            labels = problem.type_labels[i]
+            true, announced, used = (int(x[0, k, i]) for x in (state.types, state.announced, state.used))
+            mixed = f">{labels[used]}" if used != announced else ""
+            cells.append(f"{labels[true]}/{labels[announced]}{mixed}")
+        cells.append(problem.alternative_label(int(state.decisions[0, k])))
+        cells += [f"{state.utilities[0, k, i] + 0.0:+.3g}" for i in range(n)]
+        rows.append(cells)
+    widths = [max(len(r[c]) for r in rows) for c in range(len(header))]
+    return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(row, widths)) for row in rows)
