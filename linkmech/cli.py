@@ -29,9 +29,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("list", help="list the registered environments")
-    demo = commands.add_parser("demo", help="play one episode of each environment with approximately truthful agents")
-    demo.add_argument("--env", action="append", help="environment id or module name (repeatable; default: all)")
-    demo.add_argument("--num-problems", type=int, default=8, help="K, linked problems per episode (default 8)")
+    demo = commands.add_parser(
+        "demo", help="play one episode of each environment with approximately truthful agents"
+    )
+    demo.add_argument(
+        "--env", action="append", help="environment id or module name (repeatable; default: all)"
+    )
+    demo.add_argument(
+        "--num-problems", type=int, default=8, help="K, linked problems per episode (default 8)"
+    )
     demo.add_argument("--seed", type=int, default=0, help="seed of the episode and the agents (default 0)")
     return parser
 
@@ -62,7 +68,8 @@ def _demo_linking(env: LinkingEnv, seed: int) -> str:
     totals = dict.fromkeys(env.possible_agents, 0.0)
     while env.agents:
         actions = {
-            a: agents[a].act(observations[a]["observation"], observations[a]["action_mask"], rng) for a in env.agents
+            a: agents[a].act(observations[a]["observation"], observations[a]["action_mask"], rng)
+            for a in env.agents
         }
         observations, rewards, _, _, _ = env.step(actions)
         for agent, reward in rewards.items():
@@ -99,10 +106,13 @@ def _demo_ranked(env: Any, seed: int) -> str:
             a: truthful_ranking_action(observations[a]["observation"], observations[a]["action_mask"], k)
             for a in env.agents
         }
-        observations, rewards, _, _, infos = env.step(actions)
+        observations, _, _, _, _ = env.step(actions)
     episode = env.episode
     for p in range(k):
-        cells = [f"{episode.values[p, i]:+.2f}:{'ab'[int(episode.votes[p, i])]}#{episode.ranks[p, i]}" for i in range(2)]
+        cells = [
+            f"{episode.values[p, i]:+.2f}:{'ab'[int(episode.votes[p, i])]}#{episode.ranks[p, i]}"
+            for i in range(2)
+        ]
         rows.append(f"{p + 1:>2}  " + "  ".join(cells) + f"  -> {'ab'[int(episode.decisions[p])]}")
     mean = episode.utilities.mean(axis=0)
     rows.append("value:vote#rank per agent; utility per problem " + "  ".join(f"{u:+.3f}" for u in mean))

@@ -90,7 +90,8 @@ def test_public_goods_alternatives_use_payer_masks() -> None:
 
 
 def test_public_goods_three_agents_hand_worked() -> None:
-    # Value 1 with k' other announcers ~ Bin(2, 2/3): slack = q/36 + 5/18 + 1/3 - 4q/9 - 4/9 >= 0 iff q <= 2/5.
+    # Value 1 with k' other announcers ~ Bin(2, 2/3):
+    # slack = q/36 + 5/18 + 1/3 - 4q/9 - 4/9 >= 0 iff q <= 2/5.
     baseline = unlinked_baseline(PublicGoodsProblem(num_agents=3))
     assert baseline.parameter == Fraction(2, 5), f"three agents: q should be 2/5, got {baseline.parameter}"
 
@@ -194,7 +195,7 @@ def test_unknown_problem_class_is_a_clear_error() -> None:
         type_probs=[[1], [1]],
         target=lambda announced: np.tile([0.0, 1.0], (len(announced), 1)),
     )
-    with pytest.raises(TypeError, match="TabularProblem.*VotingProblem.*AllocationProblem"):
+    with pytest.raises(TypeError, match=r"TabularProblem.*VotingProblem.*AllocationProblem"):
         unlinked_baseline(problem)
 
 

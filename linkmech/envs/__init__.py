@@ -31,13 +31,33 @@ class EnvEntry:
 
 
 ENVIRONMENTS: tuple[EnvEntry, ...] = (
-    EnvEntry("linkmech/LinkedVoting-v0", "linked_voting_v0", "Example 1: K linked binary votes, values {-2,-1,1,2}"),
-    EnvEntry("linkmech/LinkedPublicGoods-v0", "linked_public_goods_v0", "Examples 2 and 4: n agents, K projects of cost 3/4"),
-    EnvEntry("linkmech/LinkedBargaining-v0", "linked_bargaining_v0", "Example 3: seller {0,8}, buyer {10,2}, midpoint price"),
-    EnvEntry("linkmech/LinkedAllocation-v0", "linked_allocation_v0", "Example 5: one object per problem, values {1,10}"),
+    EnvEntry(
+        "linkmech/LinkedVoting-v0", "linked_voting_v0", "Example 1: K linked binary votes, values {-2,-1,1,2}"
+    ),
+    EnvEntry(
+        "linkmech/LinkedPublicGoods-v0",
+        "linked_public_goods_v0",
+        "Examples 2 and 4: n agents, K projects of cost 3/4",
+    ),
+    EnvEntry(
+        "linkmech/LinkedBargaining-v0",
+        "linked_bargaining_v0",
+        "Example 3: seller {0,8}, buyer {10,2}, midpoint price",
+    ),
+    EnvEntry(
+        "linkmech/LinkedAllocation-v0",
+        "linked_allocation_v0",
+        "Example 5: one object per problem, values {1,10}",
+    ),
     EnvEntry("linkmech/LinkedProblem-v0", "linked_problem_v0", "Theorem 1 on any user-defined FiniteProblem"),
-    EnvEntry("linkmech/RankedVoting-v0", "ranked_voting_v0", "Section 5: vote and rank the K problems (no P needed)"),
-    EnvEntry("linkmech/ImportanceVote-v0", "importance_vote_v0", "Appendix 3: two votes and which matters more"),
+    EnvEntry(
+        "linkmech/RankedVoting-v0",
+        "ranked_voting_v0",
+        "Section 5: vote and rank the K problems (no P needed)",
+    ),
+    EnvEntry(
+        "linkmech/ImportanceVote-v0", "importance_vote_v0", "Appendix 3: two votes and which matters more"
+    ),
 )
 """Every environment linkmech registers."""
 

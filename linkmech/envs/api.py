@@ -86,7 +86,9 @@ def masked_observation_space(low: np.ndarray, high: np.ndarray, num_actions: int
     """``{"observation": Box(low, high) float32, "action_mask": Box int8 [num_actions]}``."""
     return spaces.Dict(
         {
-            "observation": spaces.Box(low=low.astype(np.float32), high=high.astype(np.float32), dtype=np.float32),
+            "observation": spaces.Box(
+                low=low.astype(np.float32), high=high.astype(np.float32), dtype=np.float32
+            ),
             "action_mask": spaces.Box(low=0, high=1, shape=(num_actions,), dtype=np.int8),
         }
     )

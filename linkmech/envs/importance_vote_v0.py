@@ -127,7 +127,13 @@ class ImportanceVoteEnv(ParallelEnv):  # type: ignore[misc]
         rewards = {a: float(utilities[:, i].sum()) for i, a in enumerate(self.possible_agents)}
         self.agents = []
         done = dict.fromkeys(self.possible_agents, True)
-        return self._observations(live=False), rewards, done, dict.fromkeys(self.possible_agents, False), infos
+        return (
+            self._observations(live=False),
+            rewards,
+            done,
+            dict.fromkeys(self.possible_agents, False),
+            infos,
+        )
 
     def _observations(self, live: bool) -> dict[str, dict[str, np.ndarray]]:
         assert self.values is not None

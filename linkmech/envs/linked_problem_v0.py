@@ -12,12 +12,15 @@ Example::
     import numpy as np, pettingzoo, linkmech
     from linkmech.mechanisms import TabularProblem
 
-    def favour_higher(announced):                       # 2 agents, types 0/1, alternatives 0/1
-        p1 = np.where(announced[:, 1] > announced[:, 0], 1.0, np.where(announced[:, 1] < announced[:, 0], 0.0, 0.5))
+    def favour_higher(announced):            # 2 agents, types 0/1, alternatives 0/1
+        lead = announced[:, 1] - announced[:, 0]
+        p1 = np.where(lead > 0, 1.0, np.where(lead < 0, 0.0, 0.5))
         return np.stack([1 - p1, p1], axis=1)
 
     problem = TabularProblem(
-        utilities=[[[1, 0], [3, 0]], [[0, 1], [0, 3]]], type_probs=[[0.5, 0.5], [0.5, 0.5]], target=favour_higher
+        utilities=[[[1, 0], [3, 0]], [[0, 1], [0, 3]]],
+        type_probs=[[0.5, 0.5], [0.5, 0.5]],
+        target=favour_higher,
     )
     env = pettingzoo.make("parallel", "linkmech/LinkedProblem-v0", problem=problem, num_problems=4)
     observations, infos = env.reset(seed=0)
@@ -37,7 +40,9 @@ class LinkedProblemEnv(LinkingEnv):
 
     metadata = {**LinkingEnv.metadata, "name": "linked_problem_v0"}
 
-    def __init__(self, problem: FiniteProblem | None = None, render_mode: str | None = None, **options: Any) -> None:
+    def __init__(
+        self, problem: FiniteProblem | None = None, render_mode: str | None = None, **options: Any
+    ) -> None:
         if not isinstance(problem, FiniteProblem):
             raise ValueError(
                 f"problem: got {problem!r}; pass a linkmech.mechanisms.FiniteProblem, e.g. a TabularProblem"

@@ -137,7 +137,11 @@ def budget_classes(problem: FiniteProblem, budget: str | Sequence[Sequence[int]]
 class LinkingEnv(ParallelEnv):  # type: ignore[misc]
     """K linked copies of a finite problem, as a PettingZoo parallel environment (see module docstring)."""
 
-    metadata: dict[str, Any] = {"name": "linked_problem_v0", "render_modes": ["ansi", "human"], "is_parallelizable": True}
+    metadata: dict[str, Any] = {
+        "name": "linked_problem_v0",
+        "render_modes": ["ansi", "human"],
+        "is_parallelizable": True,
+    }
 
     def __init__(self, problem: FiniteProblem, render_mode: str | None = None, **options: Any) -> None:
         self.options = LinkingOptions(**options)
@@ -147,7 +151,9 @@ class LinkingEnv(ParallelEnv):  # type: ignore[misc]
                 f"participation={opts.participation!r} needs a status quo, and problem {problem.name!r} has none"
             )
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode: got {render_mode!r}; allowed are None and {self.metadata['render_modes']}")
+            raise ValueError(
+                f"render_mode: got {render_mode!r}; allowed are None and {self.metadata['render_modes']}"
+            )
         self.render_mode = render_mode
         self.problem = problem
         self.mechanism = LinkingMechanism(
@@ -159,9 +165,7 @@ class LinkingEnv(ParallelEnv):  # type: ignore[misc]
         self.agents: list[str] = []
         self._index = {agent: i for i, agent in enumerate(self.possible_agents)}
         self._fields = [self._layout(i) for i in range(problem.num_agents)]
-        self._num_actions = [
-            max(count, 2 if opts.participation else 1) for count in problem.type_counts
-        ]
+        self._num_actions = [max(count, 2 if opts.participation else 1) for count in problem.type_counts]
         self._observation_spaces = [self._build_observation_space(i) for i in range(problem.num_agents)]
         self._action_spaces = [spaces.Discrete(count) for count in self._num_actions]
         self._rng: np.random.Generator | None = None
@@ -248,7 +252,7 @@ class LinkingEnv(ParallelEnv):  # type: ignore[misc]
             raise ValueError("the episode is over or has not started; call reset() first")
         if agent not in self.agents:
             raise ValueError(f"agent: got {agent!r}; live agents are {self.agents}")
-        value = as_discrete_action(action, agent, self.action_space(agent).n)
+        value = as_discrete_action(action, agent, int(self.action_space(agent).n))
         if self.phase == "participate":
             if value not in (0, 1):
                 raise ValueError(
@@ -314,7 +318,9 @@ class LinkingEnv(ParallelEnv):  # type: ignore[misc]
         else:
             problem = self._step_count - opts.num_problems
             self._accepted[:, problem] = chosen.astype(bool)
-            accrued = per_problem_participation(proposed[:, [problem]], status_quo[:, [problem]], chosen[:, None, :])
+            accrued = per_problem_participation(
+                proposed[:, [problem]], status_quo[:, [problem]], chosen[:, None, :]
+            )
             rewards = accrued[:, 0]
         infos = {
             agent: {

@@ -120,7 +120,7 @@ class RankedVotingEnv(ParallelEnv):  # type: ignore[misc]
         episode = self._episode()
         if agent not in self.agents:
             raise ValueError(f"agent: got {agent!r}; live agents are {self.agents}")
-        value = as_discrete_action(action, agent, self._action_space.n)
+        value = as_discrete_action(action, agent, int(self._action_space.n))
         rank = value % self.num_problems + 1
         i = self.possible_agents.index(agent)
         if rank in episode.ranks[:, i]:
@@ -176,14 +176,14 @@ class RankedVotingEnv(ParallelEnv):  # type: ignore[misc]
         decisions = lottery.sample(episode.uniforms[problems])
         episode.decisions[problems] = decisions
         episode.utilities[problems] = (decisions == 1)[:, None] * episode.values[problems]
-        return episode.utilities[problems] * (self.discount ** problems)[:, None]
+        return episode.utilities[problems] * (self.discount**problems)[:, None]
 
     def _episode(self) -> _RankedEpisode:
         if self.episode is None:
             raise ValueError("call reset() first")
         return self.episode
 
-    def _observations(self) -> dict[str, dict[str, np.ndarray]]:
+    def _observations(self) -> dict[str, dict[str, Any]]:
         episode = self._episode()
         k, bound = episode.date, self.values.bound
         out = {}
@@ -195,7 +195,9 @@ class RankedVotingEnv(ParallelEnv):  # type: ignore[misc]
             last = episode.utilities[k - 1, i] if k > 0 else 0.0
             vector = np.concatenate([[current, k / self.num_problems], left, own, [last]]).astype(np.float32)
             live = k < self.num_problems
-            mask = np.tile(left, 2).astype(np.int8) if live else np.zeros(2 * self.num_problems, dtype=np.int8)
+            mask = (
+                np.tile(left, 2).astype(np.int8) if live else np.zeros(2 * self.num_problems, dtype=np.int8)
+            )
             out[agent] = {"observation": vector, "action_mask": mask}
         return out
 

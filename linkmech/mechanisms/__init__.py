@@ -4,7 +4,13 @@ No gymnasium, pettingzoo or torch imports here; the environments and the batched
 functions.
 """
 
-from linkmech.mechanisms.budgets import AgentBudget, make_budget, mixing_prob, nearest_quota, replacement_distribution
+from linkmech.mechanisms.budgets import (
+    AgentBudget,
+    make_budget,
+    mixing_prob,
+    nearest_quota,
+    replacement_distribution,
+)
 from linkmech.mechanisms.catalogue import (
     CATALOGUE,
     AllocationProblem,

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
+from numpy.typing import NDArray
 
 from linkmech.mechanisms.catalogue import (
     AllocationProblem,
@@ -29,6 +30,8 @@ from linkmech.mechanisms.catalogue import (
 )
 from linkmech.mechanisms.incentives import Family, SocialChoiceFunction, largest_incentive_compatible
 from linkmech.mechanisms.problem import FiniteProblem, FloatArray, IntArray, Lottery
+
+BoolArray = NDArray[np.bool_]
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,7 @@ def majority_vote(problem: VotingProblem) -> SocialChoiceFunction:
 
 
 def public_goods_family(problem: PublicGoodsProblem) -> Family:
-    """The second-best family of Example 2, for any n and cost.
+    """Return the second-best family of Example 2, for any n and cost.
 
     ``family(q)`` builds with probability 1 when at least two agents announce value 1, with probability q
     when exactly one does, and never when none; the agents announcing 1 share the cost equally (a lone
@@ -92,45 +95,43 @@ def public_goods_family(problem: PublicGoodsProblem) -> Family:
 
 
 def public_goods_baseline(problem: PublicGoodsProblem) -> Baseline:
-    """Example 2's second best with q derived from the interim incentive and participation constraints.
+    """Return Example 2's second best, q derived from the interim incentive and participation constraints.
 
     Raises:
         ValueError: if no q in [0, 1] makes the family incentive compatible (e.g. at the default values
             with n >= 4 agents, where announcing 0 and free-riding pays even at q = 0).
     """
     q = largest_incentive_compatible(problem, public_goods_family(problem), participation=True)
-    name = "second-best public good"
+    scf = public_goods_family(problem)(q)
     if problem.exact_cost > 1:
-        return Baseline(
-            name=name,
-            scf=public_goods_family(problem)(q),
-            parameter=None,
-            derivation=(
-                f"cost {problem.exact_cost} > 1: a lone value-1 announcer never builds, so the family does not "
-                "depend on q; build only when at least two (and enough) agents announce 1, who share the cost; "
-                "checked to satisfy every interim incentive and participation constraint"
-            ),
+        derivation = (
+            f"cost {problem.exact_cost} > 1: a lone value-1 announcer never builds, so the family does not "
+            "depend on q; build only when at least two (and enough) agents announce 1, sharing the cost; "
+            "checked to satisfy every interim incentive and participation constraint"
         )
-    return Baseline(name=name, scf=public_goods_family(problem)(q), parameter=q, derivation=_q_derivation(q))
+        return Baseline(name="second-best public good", scf=scf, parameter=None, derivation=derivation)
+    return Baseline(name="second-best public good", scf=scf, parameter=q, derivation=_q_derivation(q))
 
 
 def _q_derivation(q: Fraction) -> str:
-    """The derivation text of a parameter found by :func:`largest_incentive_compatible`."""
+    """Describe a parameter found by :func:`largest_incentive_compatible`."""
     return (
         f"q = {q}: the largest q in [0, 1] at which every interim incentive and participation constraint of "
         "the family holds, computed exactly from the constraints (largest_incentive_compatible)"
     )
 
 
-def _bargaining_roles(problem: BargainingProblem, announced: IntArray) -> tuple[FloatArray, ...]:
-    """Announced seller and buyer values and whether each side is eager (seller lowest, buyer highest)."""
+def _bargaining_roles(
+    problem: BargainingProblem, announced: IntArray
+) -> tuple[FloatArray, FloatArray, BoolArray, BoolArray]:
+    """Return the announced seller and buyer values and whether each is eager (lowest / highest value)."""
     seller = problem.type_values[0][announced[:, 0]]
     buyer = problem.type_values[1][announced[:, 1]]
     return seller, buyer, seller == problem.type_values[0].min(), buyer == problem.type_values[1].max()
 
 
 def _bargaining_prices(problem: BargainingProblem, announced: IntArray, reluctant_prices: bool) -> FloatArray:
-    """Trade price of each profile: the midpoint, or (one side eager) the reluctant side's value."""
+    """Return each profile's trade price: the midpoint, or (one side eager) the reluctant side's value."""
     seller, buyer, eager_seller, eager_buyer = _bargaining_roles(problem, announced)
     midpoint = (seller + buyer) / 2
     if not reluctant_prices:
@@ -152,7 +153,7 @@ def _check_bargaining_prices(problem: BargainingProblem, reluctant_prices: bool)
 
 
 def bargaining_family(problem: BargainingProblem, *, reluctant_prices: bool = False) -> Family:
-    """Example 3's incentive-compatible family.
+    """Return Example 3's incentive-compatible family.
 
     A seller is "eager" at her lowest value and a buyer at his highest. ``family(q)`` trades with
     probability 1 when both are eager and probability q when exactly one is, in both cases only if the
@@ -182,7 +183,7 @@ def bargaining_family(problem: BargainingProblem, *, reluctant_prices: bool = Fa
 
 
 def with_reluctant_prices(problem: BargainingProblem) -> BargainingProblem:
-    """A copy of ``problem`` that also offers every price footnote 17's variant trades at."""
+    """Copy ``problem`` (same values, probabilities and prices), also offering footnote 17's prices."""
     seller, buyer = problem.type_values
     reluctant = {float(v) for v in seller if v != seller.min()} | {
         float(v) for v in buyer if v != buyer.max()
@@ -192,12 +193,12 @@ def with_reluctant_prices(problem: BargainingProblem) -> BargainingProblem:
         buyer_values=problem.type_values[1].tolist(),
         seller_probs=list(problem.exact_type_probs[0]),
         buyer_probs=list(problem.exact_type_probs[1]),
-        extra_prices=sorted(reluctant),
+        extra_prices=sorted(reluctant | {float(p) for p in problem.prices}),
     )
 
 
 def bargaining_baseline(problem: BargainingProblem, *, reluctant_prices: bool = False) -> Baseline:
-    """Example 3's incentive-compatible mechanism (or footnote 17's variant) with q derived.
+    """Return Example 3's incentive-compatible mechanism (or footnote 17's variant) with q derived.
 
     Raises:
         ValueError: if a needed price is missing or no q in [0, 1] is incentive compatible.
@@ -222,7 +223,7 @@ def random_assignment(problem: AllocationProblem) -> SocialChoiceFunction:
 
 
 def voting_baseline(problem: VotingProblem) -> Baseline:
-    """Example 1's unlinked benchmark: majority vote with a coin flip on ties."""
+    """Return Example 1's unlinked benchmark: majority vote with a coin flip on ties."""
     derivation = (
         "majority vote on announced signs with a fair coin on ties; it ignores intensities, so announcing "
         "the true sign is optimal and no agent gains by exaggerating (no parameter to derive)"
@@ -231,7 +232,7 @@ def voting_baseline(problem: VotingProblem) -> Baseline:
 
 
 def allocation_baseline(problem: AllocationProblem) -> Baseline:
-    """Example 5's unlinked benchmark: uniformly random assignment."""
+    """Return Example 5's unlinked benchmark: uniformly random assignment."""
     derivation = (
         "without transfers every agent claims the high value, so the reports carry no usable information; "
         "the object goes to each agent with probability 1/n (no parameter to derive)"
@@ -250,7 +251,7 @@ _BUILDERS: tuple[tuple[type[FiniteProblem], Callable[..., Baseline]], ...] = (
 
 
 def unlinked_baseline(problem: FiniteProblem) -> Baseline:
-    """The paper's unlinked baseline for a problem of the catalogue (midpoint prices for bargaining).
+    """Return the paper's unlinked baseline for a catalogue problem (midpoint prices for bargaining).
 
     Raises:
         TypeError: if ``problem`` is not one of the supported classes.
@@ -261,5 +262,6 @@ def unlinked_baseline(problem: FiniteProblem) -> Baseline:
             return build(problem)
     supported = ", ".join(cls.__name__ for cls, _ in _BUILDERS)
     raise TypeError(
-        f"unlinked_baseline: no baseline for {type(problem).__name__}; supported problem classes are {supported}"
+        f"unlinked_baseline: no baseline for {type(problem).__name__}; "
+        f"supported problem classes are {supported}"
     )

@@ -113,8 +113,9 @@ def make_budget(
             sum((p for p, c in zip(probs, class_of_type) if c == k), Fraction(0)) for k in range(num_classes)
         )
         quota = nearest_quota(class_probs, num_problems)
-        gamma = mixing_prob(class_probs, quota, num_problems)
-        hat = replacement_distribution(class_probs, quota, num_problems, gamma)
+        counts = [int(c) for c in quota]
+        gamma = mixing_prob(class_probs, counts, num_problems)
+        hat = replacement_distribution(class_probs, counts, num_problems, gamma)
         within = [
             float(p / class_probs[c]) if class_probs[c] > 0 else 0.0 for p, c in zip(probs, class_of_type)
         ]

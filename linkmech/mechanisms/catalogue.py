@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 
 from linkmech.mechanisms.problem import (
-    TabularProblem,
     FiniteProblem,
     FloatArray,
     IntArray,
     Lottery,
+    TabularProblem,
     as_fraction,
 )
 
@@ -65,13 +65,15 @@ class VotingProblem(FiniteProblem):
         return "ab"[alternative]
 
     def target(self, announced: IntArray) -> Lottery:
-        """b if the announced values sum to more than 0, a if less, a coin flip on a tie."""
+        """B if the announced values sum to more than 0, a if less, a coin flip on a tie."""
         total = self._value_sum(announced)
         prob_b = np.where(total > 0, 1.0, np.where(total < 0, 0.0, 0.5))
         return _binary_lottery(prob_b)
 
     def _value_sum(self, announced: IntArray) -> FloatArray:
-        return sum((self.type_values[i][announced[:, i]] for i in range(self.num_agents)), np.zeros(len(announced)))
+        return sum(
+            (self.type_values[i][announced[:, i]] for i in range(self.num_agents)), np.zeros(len(announced))
+        )
 
     def utility(self, types: IntArray, alternatives: IntArray) -> FloatArray:
         """``v_i`` if the alternative is b, else 0."""
@@ -102,7 +104,9 @@ class PublicGoodsProblem(FiniteProblem):
 
     name = "public_goods"
 
-    def __init__(self, num_agents: int = 2, cost: Any = Fraction(3, 4), value_prob: Any = Fraction(2, 3)) -> None:
+    def __init__(
+        self, num_agents: int = 2, cost: Any = Fraction(3, 4), value_prob: Any = Fraction(2, 3)
+    ) -> None:
         n = _check_agents(num_agents)
         if n > 62:
             raise ValueError(f"num_agents: got {n}; PublicGoodsProblem supports at most 62 agents")
@@ -118,7 +122,7 @@ class PublicGoodsProblem(FiniteProblem):
         self.validate()
 
     def alternative_label(self, alternative: int) -> str:
-        """"not built" or "built, paid by {...}"."""
+        """Label: not built, or built and paid by a set of agents."""
         if alternative == 0:
             return "not built"
         payers = [str(i) for i in range(self.num_agents) if alternative >> i & 1]
@@ -181,13 +185,13 @@ class BargainingProblem(FiniteProblem):
         self.validate()
 
     def alternative_label(self, alternative: int) -> str:
-        """"no trade" or "trade at p"."""
+        """Label: no trade, or trade at a price."""
         return "no trade" if alternative == 0 else f"trade at {self.prices[alternative - 1]:g}"
 
     def trade_at(self, price: FloatArray) -> IntArray:
         """Alternative index of trading at each given price (which must be one of ``prices``)."""
-        index = np.searchsorted(self.prices, price)
-        index = np.minimum(index, len(self.prices) - 1)
+        price = np.asarray(price, dtype=np.float64)
+        index = np.argmin(np.abs(self.prices[None, :] - price.reshape(-1, 1)), axis=1).reshape(price.shape)
         if not np.allclose(self.prices[index], price):
             raise ValueError(
                 f"price {price}: not an alternative of this problem; offered prices are {self.prices.tolist()} "
@@ -238,7 +242,7 @@ class AllocationProblem(FiniteProblem):
         self.validate()
 
     def alternative_label(self, alternative: int) -> str:
-        """"to agent i" or "unallocated"."""
+        """Label: to agent i, or unallocated."""
         return "unallocated" if alternative == self.num_agents else f"to agent {alternative}"
 
     def target(self, announced: IntArray) -> Lottery:
@@ -299,7 +303,7 @@ def tabular_voting() -> TabularProblem:
         utilities=[table, table],
         type_probs=[_uniform(4), _uniform(4)],
         target=utilitarian,
-        type_values=[values, values],
+        type_values=[values.tolist(), values.tolist()],
         alternative_labels=["a", "b"],
         status_quo=0,
         name="tabular_voting",

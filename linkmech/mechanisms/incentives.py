@@ -4,7 +4,7 @@ A social choice function (SCF) is any callable ``scf(announced: int array [B, n]
 signature as :meth:`FiniteProblem.target`. Everything here enumerates every type profile (so it only works
 for problems with at most the limit of :meth:`FiniteProblem.all_profiles` profiles) and computes in exact
 :class:`fractions.Fraction` arithmetic: each float the SCF or ``utility`` returns is read as the nearest
-fraction with denominator at most :data:`MAX_EXACT_DENOMINATOR`, and a float that is not within 1e-12 of
+fraction with denominator at most :data:`MAX_EXACT_DENOMINATOR`, and a float that is not within 1e-13 of
 one is rejected, because exact analysis needs rational numbers.
 
 Interim quantities hold the agent's own type fixed and take the expectation over the other agents'
@@ -41,7 +41,7 @@ Family = Callable[[Fraction], SocialChoiceFunction]
 ObjectArray = NDArray[np.object_]
 """A numpy array of :class:`Fraction` objects."""
 
-EXACT_TOLERANCE = 1e-12
+EXACT_TOLERANCE = 1e-13
 """Largest distance between a float and the fraction it is read as."""
 
 
@@ -83,7 +83,7 @@ def exact_fraction(value: float, what: str) -> Fraction:
     """Read a float as the nearest fraction with denominator at most :data:`MAX_EXACT_DENOMINATOR`.
 
     Raises:
-        ValueError: if ``value`` is not finite or not within 1e-12 of such a fraction.
+        ValueError: if ``value`` is not finite or not within 1e-13 of such a fraction.
     """
     number = float(value)
     if not np.isfinite(number):
@@ -138,7 +138,7 @@ def _evaluate(problem: FiniteProblem, scf: SocialChoiceFunction, announced: IntA
 
 
 def _exact_probs(lottery: Lottery) -> ObjectArray:
-    """The lottery's probabilities as fractions ``[B, S]``, each row summing to exactly 1."""
+    """Return the lottery's probabilities as fractions ``[B, S]``, each row summing to exactly 1."""
     probs = _exact_array(lottery.probs, "social choice function probability")
     sums = probs.sum(axis=1)
     wrong = [k for k, total in enumerate(sums) if total != 1]
@@ -157,10 +157,13 @@ def _row_utilities(
     announced: IntArray,
     agents: Sequence[int],
 ) -> ObjectArray:
-    """Exact expected utility ``[B, len(agents)]`` of ``agents`` with true ``types`` under ``scf(announced)``."""
+    """Return the exact expected utility ``[B, len(agents)]`` of ``agents`` under ``scf(announced)``.
+
+    ``types`` are the true types; ``agents`` picks which agents' utilities to return.
+    """
     lottery = _evaluate(problem, scf, announced)
     values = problem.utility(types, lottery.alternatives)
-    expected_shape = lottery.alternatives.shape + (problem.num_agents,)
+    expected_shape = (*lottery.alternatives.shape, problem.num_agents)
     if values.shape != expected_shape:
         raise ValueError(
             f"utility of {problem.name!r}: returned shape {values.shape}; expected {expected_shape}"
@@ -197,7 +200,9 @@ def _interim(
 def interim_utility(
     problem: FiniteProblem, scf: SocialChoiceFunction, agent: int, true_type: int, announced_type: int
 ) -> Fraction:
-    """Expected utility of ``agent`` with type ``true_type`` announcing ``announced_type``, others truthful.
+    """Return the interim utility of ``agent`` of ``true_type`` announcing ``announced_type``.
+
+    The other agents announce truthfully.
 
     The expectation is over the other agents' independent types (drawn from ``P_j``) and the lottery
     ``scf`` returns.
@@ -234,7 +239,7 @@ def is_incentive_compatible(problem: FiniteProblem, scf: SocialChoiceFunction) -
 
 
 def _status_quo_interim(problem: FiniteProblem, profiles: IntArray, agent: int, true_type: int) -> Fraction:
-    """Expected status-quo utility of ``agent`` of type ``true_type`` (over the others' types)."""
+    """Return the expected status-quo utility of ``agent`` of type ``true_type`` (over the others' types)."""
     rows = profiles[profiles[:, agent] == true_type]
     utilities = _exact_array(
         problem.status_quo_utility(rows)[:, agent], f"status quo utility of {problem.name!r}"
@@ -282,7 +287,7 @@ def expected_welfare(problem: FiniteProblem, scf: SocialChoiceFunction) -> Fract
 def expected_disagreement(
     problem: FiniteProblem, scf_a: SocialChoiceFunction, scf_b: SocialChoiceFunction
 ) -> Fraction:
-    """Expected total-variation distance between the two SCFs' lotteries over truthful profiles.
+    """Return the expected total-variation distance between two SCFs' lotteries over truthful profiles.
 
     For a deterministic ``scf_b`` this is the probability that ``scf_a``'s outcome differs from the one
     ``scf_b`` prescribes (the paper's "probability of not choosing the outcome prescribed by f").
@@ -317,7 +322,7 @@ def _check_affine(
     at_zero: Sequence[Fraction], at_half: Sequence[Fraction], at_one: Sequence[Fraction]
 ) -> None:
     """Raise a ValueError if some slack at q = 1/2 is not the mean of its values at q = 0 and q = 1."""
-    for k, (s0, s_half, s1) in enumerate(zip(at_zero, at_half, at_one)):
+    for k, (s0, s_half, s1) in enumerate(zip(at_zero, at_half, at_one, strict=True)):
         if s_half != (s0 + s1) / 2:
             raise ValueError(
                 f"family: constraint {k} has slack {s0} at q=0, {s_half} at q=1/2 and {s1} at q=1, which is "
@@ -326,9 +331,9 @@ def _check_affine(
 
 
 def _feasible_interval(at_zero: Sequence[Fraction], at_one: Sequence[Fraction]) -> tuple[Fraction, Fraction]:
-    """The interval of q in [0, 1] where every affine slack ``s0 + q * (s1 - s0)`` is >= 0 (maybe empty)."""
+    """Return the q in [0, 1] (an interval, maybe empty) where every slack ``s0 + q * (s1 - s0)`` is >= 0."""
     low, high = Fraction(0), Fraction(1)
-    for s0, s1 in zip(at_zero, at_one):
+    for s0, s1 in zip(at_zero, at_one, strict=True):
         slope = s1 - s0
         if slope > 0:
             low = max(low, -s0 / slope)
@@ -342,7 +347,7 @@ def _feasible_interval(at_zero: Sequence[Fraction], at_one: Sequence[Fraction]) 
 def largest_incentive_compatible(
     problem: FiniteProblem, family: Family, *, participation: bool = False
 ) -> Fraction:
-    """The largest q in [0, 1] for which ``family(q)`` satisfies every interim incentive constraint.
+    """Return the largest q in [0, 1] for which ``family(q)`` satisfies every interim incentive constraint.
 
     ``family(q)`` (called with a :class:`Fraction`) must return an SCF whose lotteries are affine in q, so
     every slack is affine in q: the slacks are computed exactly at q = 0 and q = 1 (and checked at q = 1/2)

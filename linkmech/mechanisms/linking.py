@@ -80,7 +80,7 @@ class LinkingMechanism:
         return self.budgets[agent].quota
 
     def mixing_prob(self, agent: int) -> Fraction:
-        """gamma of agent ``agent`` (0 when mixing is off)."""
+        """Gamma of agent ``agent`` (0 when mixing is off)."""
         return self.budgets[agent].mixing_prob if self.mixing else Fraction(0)
 
 
@@ -217,13 +217,17 @@ def check_announcements(mechanism: LinkingMechanism, state: LinkingState, announ
         )
     expected = (state.batch_size, mechanism.num_agents)
     if announced.shape != expected:
-        raise ValueError(f"announcements: got shape {announced.shape}; expected {expected} = [episodes, agents]")
+        raise ValueError(
+            f"announcements: got shape {announced.shape}; expected {expected} = [episodes, agents]"
+        )
     problem.check_announced(announced)
     allowed = announcement_mask(mechanism, state.remaining)
     ok = np.take_along_axis(allowed, announced[:, :, None], axis=2)[:, :, 0]
     if not ok.all():
         episode, agent = (int(x) for x in np.argwhere(~ok)[0])
-        _raise_exhausted(mechanism, state, episode, agent, int(announced[episode, agent]), allowed[episode, agent])
+        _raise_exhausted(
+            mechanism, state, episode, agent, int(announced[episode, agent]), allowed[episode, agent]
+        )
 
 
 def check_agent_announcement(
@@ -246,7 +250,12 @@ def check_agent_announcement(
 
 
 def _raise_exhausted(
-    mechanism: LinkingMechanism, state: LinkingState, episode: int, agent: int, announced: int, allowed: np.ndarray
+    mechanism: LinkingMechanism,
+    state: LinkingState,
+    episode: int,
+    agent: int,
+    announced: int,
+    allowed: np.ndarray,
 ) -> None:
     labels = mechanism.problem.type_labels[agent]
     budget = mechanism.budgets[agent]
@@ -295,10 +304,16 @@ def record_announcements(mechanism: LinkingMechanism, state: LinkingState, annou
     check_announcements(mechanism, state, announced)
     k = state.date
     classes = mechanism.tables.class_of_type[np.arange(mechanism.num_agents)[None, :], announced]
-    np.subtract.at(state.remaining, (np.arange(state.batch_size)[:, None], np.arange(mechanism.num_agents)[None, :], classes), 1)
+    np.subtract.at(
+        state.remaining,
+        (np.arange(state.batch_size)[:, None], np.arange(mechanism.num_agents)[None, :], classes),
+        1,
+    )
     state.announced[:, k] = announced
     rand = state.randomness
-    state.used[:, k] = apply_mixing(mechanism, announced, rand.mixing_uniforms[:, k], rand.replacement_types[:, k])
+    state.used[:, k] = apply_mixing(
+        mechanism, announced, rand.mixing_uniforms[:, k], rand.replacement_types[:, k]
+    )
     state.date = k + 1
 
 
@@ -347,7 +362,9 @@ def check_full_announcements(mechanism: LinkingMechanism, announcements: IntArra
             )
 
 
-def decide_all_at_once(mechanism: LinkingMechanism, state: LinkingState, announcements: IntArray) -> FloatArray:
+def decide_all_at_once(
+    mechanism: LinkingMechanism, state: LinkingState, announcements: IntArray
+) -> FloatArray:
     """The all-at-once form on a fresh state: submit whole K-vectors ``[B, K, n]``, decide every problem.
 
     Returns:

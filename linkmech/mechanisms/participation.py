@@ -12,6 +12,7 @@ Functions take realised utilities of the proposed decisions ``[B, K, n]`` and of
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import NDArray
 
 from linkmech.mechanisms.linking import LinkingMechanism, LinkingState
 from linkmech.mechanisms.problem import FloatArray
@@ -27,25 +28,27 @@ def status_quo_utilities(mechanism: LinkingMechanism, state: LinkingState) -> Fl
     return flat.reshape(batch, k, n)
 
 
-def check_acceptances(accept: np.ndarray, shape: tuple[int, ...], field: str = "accept") -> np.ndarray:
+def check_acceptances(accept: np.ndarray, shape: tuple[int, ...], field: str = "accept") -> NDArray[np.bool_]:
     """Return ``accept`` as a bool array after checking its shape and that it holds only 0/1."""
     values = np.asarray(accept)
     if values.shape != shape:
         raise ValueError(f"{field}: got shape {values.shape}; expected {shape}")
     if not np.isin(values, (0, 1)).all():
-        raise ValueError(f"{field}: got values {np.unique(values).tolist()}; allowed are 0 (decline) and 1 (accept)")
+        raise ValueError(
+            f"{field}: got values {np.unique(values).tolist()}; allowed are 0 (decline) and 1 (accept)"
+        )
     return values.astype(bool)
 
 
 def whole_participation(proposed: FloatArray, status_quo: FloatArray, accept: np.ndarray) -> FloatArray:
     """Utilities when everyone accepts (``accept [B, n]`` all true) else the status quo on every problem."""
     accepted = check_acceptances(accept, proposed.shape[:1] + proposed.shape[2:])
-    everyone = accepted.all(axis=1)
+    everyone: NDArray[np.bool_] = np.all(accepted, axis=1)
     return np.where(everyone[:, None, None], proposed, status_quo)
 
 
 def per_problem_participation(proposed: FloatArray, status_quo: FloatArray, accept: np.ndarray) -> FloatArray:
     """Per problem: the proposed utilities where every agent accepts (``accept [B, K, n]``), else e's."""
     accepted = check_acceptances(accept, proposed.shape)
-    everyone = accepted.all(axis=2)
+    everyone: NDArray[np.bool_] = np.all(accepted, axis=2)
     return np.where(everyone[:, :, None], proposed, status_quo)

@@ -44,7 +44,7 @@ IntArray = NDArray[np.int64]
 PROBABILITY_TOLERANCE = 1e-9
 """Absolute tolerance when checking that probabilities sum to one."""
 
-MAX_EXACT_DENOMINATOR = 10**9
+MAX_EXACT_DENOMINATOR = 10**6
 """Largest denominator used when exact analyses turn a float probability or utility into a fraction."""
 
 
@@ -86,7 +86,7 @@ def as_fraction(value: Any, field: str) -> Fraction:
 
     Floats become the nearest fraction with denominator at most :data:`MAX_EXACT_DENOMINATOR`
     (so ``2/3`` typed as ``0.6666666666666666`` is read as ``Fraction(2, 3)``); a float that is not within
-    1e-12 of such a fraction is kept as its exact binary value.
+    1e-13 of such a fraction is kept as its exact binary value.
     """
     if isinstance(value, bool):
         raise TypeError(f"{field}: got a bool ({value!r}); give a number")
@@ -101,7 +101,7 @@ def as_fraction(value: Any, field: str) -> Fraction:
     if not np.isfinite(number):
         raise ValueError(f"{field}: got {number!r}; only finite numbers are allowed")
     close = Fraction(number).limit_denominator(MAX_EXACT_DENOMINATOR)
-    return close if abs(float(close) - number) <= 1e-12 else Fraction(number)
+    return close if abs(float(close) - number) <= 1e-13 else Fraction(number)
 
 
 def check_distribution(probs: Sequence[Any], field: str) -> tuple[Fraction, ...]:
@@ -164,15 +164,11 @@ class FiniteProblem(ABC):
             raise ValueError(
                 f"type_probs: got {len(type_probs)} agent(s); a decision problem needs n >= 2 agents"
             )
-        exact = tuple(
-            check_distribution(p, f"type_probs[{i}] (agent {i})") for i, p in enumerate(type_probs)
-        )
+        exact = tuple(check_distribution(p, f"type_probs[{i}] (agent {i})") for i, p in enumerate(type_probs))
         counts = [len(p) for p in exact]
         values = type_values if type_values is not None else [list(range(c)) for c in counts]
         labels = (
-            type_labels
-            if type_labels is not None
-            else [[_format_value(v) for v in row] for row in values]
+            type_labels if type_labels is not None else [[_format_value(v) for v in row] for row in values]
         )
         for field, rows in (("type_values", values), ("type_labels", labels)):
             if len(rows) != len(counts) or any(len(r) != c for r, c in zip(rows, counts)):
@@ -275,6 +271,10 @@ class FiniteProblem(ABC):
 
         Called by the constructors of the built-in problems and :class:`TabularProblem`.
         """
+        if self.status_quo is not None and not 0 <= self.status_quo < self.num_alternatives:
+            raise ValueError(
+                f"status_quo: got {self.status_quo}; allowed alternatives are 0..{self.num_alternatives - 1}"
+            )
         total = int(np.prod(self.type_counts))
         if total > max_profiles:
             return
@@ -288,10 +288,6 @@ class FiniteProblem(ABC):
             )
         if not np.all(np.isfinite(values)):
             raise ValueError(f"utility of {self.name!r}: returned NaN or infinity; utilities must be finite")
-        if self.status_quo is not None and not 0 <= self.status_quo < self.num_alternatives:
-            raise ValueError(
-                f"status_quo: got {self.status_quo}; allowed alternatives are 0..{self.num_alternatives - 1}"
-            )
 
     def describe(self) -> str:
         """One line per agent with types and probabilities."""
@@ -377,13 +373,12 @@ class TabularProblem(FiniteProblem):
                 f"utilities: got tables for {len(utilities)} agents; type_probs has {self.num_agents}"
             )
         tables = tuple(np.asarray(u, dtype=np.float64) for u in utilities)
-        widths = {t.shape[1] if t.ndim == 2 else -1 for t in tables}
+        width = tables[0].shape[1] if tables[0].ndim == 2 else None
         for i, table in enumerate(tables):
-            expected = (self.type_counts[i], next(iter(widths)))
-            if table.ndim != 2 or table.shape[0] != self.type_counts[i] or len(widths) != 1:
+            if table.ndim != 2 or table.shape[0] != self.type_counts[i] or table.shape[1] != width:
                 raise ValueError(
-                    f"utilities[{i}]: got shape {table.shape}; expected {expected} = "
-                    f"[types of agent {i}, alternatives], with the same number of alternatives for all agents"
+                    f"utilities[{i}]: got shape {table.shape}; expected ({self.type_counts[i]}, {width}) = "
+                    f"[types of agent {i}, alternatives], the same number of alternatives for every agent"
                 )
             if not np.all(np.isfinite(table)):
                 raise ValueError(f"utilities[{i}]: contains NaN or infinity; utilities must be finite")

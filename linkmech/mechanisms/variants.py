@@ -98,8 +98,10 @@ def side_prob_b(b_wins: ArrayLike, a_wins: ArrayLike) -> FloatArray:
 
 
 def utilitarian_prob_b(values: Any) -> FloatArray:
-    """Probability of b under the utilitarian target: b if the values (last axis) sum to more than 0,
-    a if less, a fair coin on a tie."""
+    """Probability of b under the utilitarian target.
+
+    b if the values (last axis) sum to more than 0, a if less, a fair coin on a tie.
+    """
     total = np.asarray(values, dtype=np.float64).sum(axis=-1)
     return np.where(total > 0, 1.0, np.where(total < 0, 0.0, 0.5))
 
