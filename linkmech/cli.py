@@ -38,7 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--num-problems", type=int, default=8, help="K, linked problems per episode (default 8)"
     )
-    demo.add_argument("--seed", type=int, default=0, help="seed of the episode and the agents (default 0)")
+    demo.add_argument("--seed", type=int, default=0, help="seed of the episodes and the agents (default 0)")
+    demo.add_argument(
+        "--episodes", type=int, default=200, help="episodes averaged in the utility summary (default 200)"
+    )
     return parser
 
 
@@ -48,7 +51,7 @@ def list_envs() -> str:
     return "\n".join(f"{e.id.ljust(width)}  {e.summary}" for e in envs.ENVIRONMENTS)
 
 
-def demo_env(entry: envs.EnvEntry, num_problems: int, seed: int) -> str:
+def demo_env(entry: envs.EnvEntry, num_problems: int, seed: int, episodes: int = 200) -> str:
     """Play one episode of ``entry`` and describe it as text."""
     kwargs: dict[str, Any] = {}
     if entry.module == "linked_problem_v0":
@@ -58,29 +61,37 @@ def demo_env(entry: envs.EnvEntry, num_problems: int, seed: int) -> str:
     if entry.module == "ranked_voting_v0":
         return _demo_ranked(envs.make(entry.id, num_problems=num_problems, form="all_at_once"), seed)
     env = envs.make(entry.id, num_problems=num_problems, **kwargs)
-    return _demo_linking(env, seed)
+    return _demo_linking(env, seed, episodes)
 
 
-def _demo_linking(env: LinkingEnv, seed: int) -> str:
-    rng = np.random.default_rng(seed + 1)
+def play_episode(env: LinkingEnv, seed: int | None, rng: np.random.Generator) -> dict[str, float]:
+    """One episode with approximately truthful agents; returns each agent's total reward."""
     agents = {a: ApproximatelyTruthful(env.observation_fields(a)) for a in env.possible_agents}
     observations, _ = env.reset(seed=seed)
     totals = dict.fromkeys(env.possible_agents, 0.0)
     while env.agents:
         actions = {
-            a: agents[a].act(observations[a]["observation"], observations[a]["action_mask"], rng)
-            for a in env.agents
+            a: agents[a].act(observations[a]["observation"], observations[a]["action_mask"], rng) for a in env.agents
         }
         observations, rewards, _, _, _ = env.step(actions)
         for agent, reward in rewards.items():
             totals[agent] += reward
+    return totals
+
+
+def _demo_linking(env: LinkingEnv, seed: int, episodes: int) -> str:
+    rng = np.random.default_rng(seed + 1)
     k = env.options.num_problems
+    totals = [play_episode(env, seed, rng)]
+    table = decisions_table(env)
+    totals += [play_episode(env, None, rng) for _ in range(episodes - 1)]
+    means = {a: float(np.mean([t[a] for t in totals])) / k for a in env.possible_agents}
     target = [float(u) for u in expected_utilities(env.problem, env.problem.target)]
     lines = [
-        decisions_table(env),
+        table,
         "utility per problem  "
-        + "  ".join(f"{a}: {totals[a] / k:+.3f}" for a in env.possible_agents)
-        + "   (this episode, approximately truthful agents)",
+        + "  ".join(f"{a}: {means[a]:+.3f}" for a in env.possible_agents)
+        + f"   (approximately truthful agents, mean of {episodes} episodes)",
         "target f, ex ante    " + "  ".join(f"{a}: {u:+.3f}" for a, u in zip(env.possible_agents, target)),
         _baseline_line(env),
     ]
@@ -133,14 +144,18 @@ def _demo_importance(env: Any, seed: int) -> str:
     return "\n".join(lines)
 
 
-def run_demo(names: Sequence[str] | None, num_problems: int, seed: int) -> str:
+def run_demo(names: Sequence[str] | None, num_problems: int, seed: int, episodes: int = 200) -> str:
     """The demo text for the chosen environments (all by default)."""
+    if episodes < 1:
+        raise ValueError(f"episodes: got {episodes}; give at least 1")
+    if num_problems < 1:
+        raise ValueError(f"num_problems: got {num_problems}; give K >= 1")
     entries = [envs.find(n) for n in names] if names else list(envs.ENVIRONMENTS)
     parts = []
     for entry in entries:
         size = "" if entry.module == "importance_vote_v0" else f"K={num_problems}, "
         parts.append(f"=== {entry.id}: {entry.summary} ({size}seed={seed})")
-        parts.append(demo_env(entry, num_problems, seed))
+        parts.append(demo_env(entry, num_problems, seed, episodes))
     return "\n\n".join(parts)
 
 
@@ -152,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "list":
             print(list_envs())
         elif args.command == "demo":
-            print(run_demo(args.env, args.num_problems, args.seed))
+            print(run_demo(args.env, args.num_problems, args.seed, args.episodes))
         else:
             parser.print_help()
     except ValueError as error:
