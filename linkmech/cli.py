@@ -71,7 +71,8 @@ def play_episode(env: LinkingEnv, seed: int | None, rng: np.random.Generator) ->
     totals = dict.fromkeys(env.possible_agents, 0.0)
     while env.agents:
         actions = {
-            a: agents[a].act(observations[a]["observation"], observations[a]["action_mask"], rng) for a in env.agents
+            a: agents[a].act(observations[a]["observation"], observations[a]["action_mask"], rng)
+            for a in env.agents
         }
         observations, rewards, _, _, _ = env.step(actions)
         for agent, reward in rewards.items():

@@ -12,8 +12,12 @@ from linkmech.cli import main
 
 
 def test_help_runs_as_a_console_command() -> None:
-    result = subprocess.run([sys.executable, "-m", "linkmech.cli", "--help"], capture_output=True, text=True, check=True)
-    assert "demo" in result.stdout and "list" in result.stdout, f"--help must name the commands: {result.stdout}"
+    result = subprocess.run(
+        [sys.executable, "-m", "linkmech.cli", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "demo" in result.stdout and "list" in result.stdout, (
+        f"--help must name the commands: {result.stdout}"
+    )
 
 
 def test_list_names_every_environment(capsys: pytest.CaptureFixture[str]) -> None:
@@ -28,7 +32,9 @@ def test_demo_prints_decisions_and_utilities(capsys: pytest.CaptureFixture[str])
     out = capsys.readouterr().out
     for entry in envs.ENVIRONMENTS:
         assert f"=== {entry.id}" in out, f"demo skipped {entry.id}"
-    assert "target f, ex ante" in out and "unlinked baseline" in out, "demo must compare with f and the baseline"
+    assert "target f, ex ante" in out and "unlinked baseline" in out, (
+        "demo must compare with f and the baseline"
+    )
     assert "+0.438" in out, "voting's target utility per problem is 7/16 = 0.4375"
 
 

@@ -64,10 +64,10 @@ def test_budget_mask_and_exhausted_type_error_leave_state_unchanged() -> None:
     assert mask.tolist() == [[True, True, True, False], [False, True, True, True]], f"masks: {mask.tolist()}"
     before = copy.deepcopy(state)
     with pytest.raises(
-        ValueError, match=r"agent 0 announced type '2' \(index 3\) for problem 2, but its budget"
+        ValueError, match=r"agent_0 announced type '2' \(index 3\) for problem 2, but its budget"
     ):
         record_announcements(mechanism, state, np.array([[3, 1]]))
-    with pytest.raises(ValueError, match=r"agent 1 announced type 9; allowed type indices are 0..3"):
+    with pytest.raises(ValueError, match=r"agent_1 announced type 9; allowed type indices are 0..3"):
         record_announcements(mechanism, state, np.array([[1, 9]]))
     with pytest.raises(ValueError, match=r"announcements: got shape \(1, 3\)"):
         record_announcements(mechanism, state, np.array([[1, 1, 1]]))
@@ -110,7 +110,7 @@ def test_all_at_once_equals_over_time_for_the_same_announcements() -> None:
     assert np.array_equal(rewards, all_rewards), "the two forms must decide identically"
     with pytest.raises(
         ValueError,
-        match=r"episode 0, agent 0: announced class counts \[4, 2, 2, 0\]; the budget requires exactly \[2, 2, 2, 2\]",
+        match=r"episode 0, agent_0: announced class counts \[4, 2, 2, 0\]; the budget requires exactly \[2, 2, 2, 2\]",
     ):
         bad = plan.copy()
         bad[0, 0, 0], bad[0, 1, 0] = 0, 0

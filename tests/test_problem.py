@@ -71,7 +71,7 @@ def test_catalogue_argument_errors() -> None:
 
 
 def test_announced_out_of_range_names_agent() -> None:
-    with pytest.raises(ValueError, match=r"agent 1 announced type 7; allowed type indices are 0..3"):
+    with pytest.raises(ValueError, match=r"agent_1 announced type 7; allowed type indices are 0..3"):
         VotingProblem().check_announced(np.array([[0, 7]]))
 
 

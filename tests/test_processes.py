@@ -21,7 +21,9 @@ def _draw(process, problem, episodes: int = 3000, k: int = 4) -> np.ndarray:
     return np.stack([process.sample(problem, k, rng) for _ in range(episodes)])  # [E, K, n]
 
 
-@pytest.mark.parametrize("process", [IID(), RepeatCorrelated(0.6), IntensityCorrelated(-0.5), IntensityCorrelated(1.0)])
+@pytest.mark.parametrize(
+    "process", [IID(), RepeatCorrelated(0.6), IntensityCorrelated(-0.5), IntensityCorrelated(1.0)]
+)
 def test_marginal_is_p_on_every_problem(process) -> None:
     problem = VotingProblem()
     types = _draw(process, problem)
@@ -43,7 +45,9 @@ def test_intensity_kept_with_probability_one_plus_p_over_two(p: float) -> None:
     types = _draw(IntensityCorrelated(p), problem)
     magnitude = np.abs(problem.type_values[0][types])
     kept = (magnitude[:, 1:] == magnitude[:, :-1]).mean()
-    assert abs(kept - (1 + p) / 2) < 0.02, f"p={p}: intensity kept with frequency {kept}, expected {(1 + p) / 2}"
+    assert abs(kept - (1 + p) / 2) < 0.02, (
+        f"p={p}: intensity kept with frequency {kept}, expected {(1 + p) / 2}"
+    )
 
 
 def test_same_generator_same_draws() -> None:

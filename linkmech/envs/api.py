@@ -59,6 +59,10 @@ def check_action_dict(actions: dict[str, Any], live_agents: list[str]) -> None:
     """Raise a ValueError unless ``actions`` has exactly one entry per live agent."""
     if not live_agents:
         raise ValueError("the episode is over or has not started; call reset() first")
+    if not isinstance(actions, dict):
+        raise ValueError(
+            f"actions: got {type(actions).__name__}; give a dict with one action per agent {live_agents}"
+        )
     missing = [a for a in live_agents if a not in actions]
     extra = [a for a in actions if a not in live_agents]
     if missing or extra:
@@ -92,3 +96,25 @@ def masked_observation_space(low: np.ndarray, high: np.ndarray, num_actions: int
             "action_mask": spaces.Box(low=0, high=1, shape=(num_actions,), dtype=np.int8),
         }
     )
+
+
+def reseed(current: np.random.Generator | None, seed: int | None) -> np.random.Generator:
+    """The env's single generator after ``reset(seed)``: a new one for a seed (or none yet), else ``current``."""
+    if seed is not None or current is None:
+        return np.random.default_rng(seed)
+    return current
+
+
+class SharedSpacesEnv(ParallelEnv):  # type: ignore[misc]
+    """Base of parallel envs whose agents all have one observation space and one action space."""
+
+    _observation_space: spaces.Dict
+    _action_space: spaces.Discrete
+
+    def observation_space(self, agent: str) -> spaces.Dict:
+        """The observation space shared by every agent (the same object every call)."""
+        return self._observation_space
+
+    def action_space(self, agent: str) -> spaces.Discrete:
+        """The action space shared by every agent (the same object every call)."""
+        return self._action_space

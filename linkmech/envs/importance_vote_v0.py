@@ -29,9 +29,15 @@ from typing import Any
 
 import numpy as np
 from gymnasium import spaces
-from pettingzoo import ParallelEnv
 
-from linkmech.envs.api import as_discrete_action, check_action_dict, constructors, masked_observation_space
+from linkmech.envs.api import (
+    SharedSpacesEnv,
+    as_discrete_action,
+    check_action_dict,
+    constructors,
+    masked_observation_space,
+    reseed,
+)
 from linkmech.mechanisms.catalogue import VotingProblem
 from linkmech.mechanisms.processes import make_process
 from linkmech.mechanisms.variants import IMPORTANCE_RULES, NUM_LINKED, importance_vote_lottery
@@ -50,7 +56,7 @@ def encode_action(votes: tuple[int, int], claim: int) -> int:
     return claim * 4 + votes[1] * 2 + votes[0]
 
 
-class ImportanceVoteEnv(ParallelEnv):  # type: ignore[misc]
+class ImportanceVoteEnv(SharedSpacesEnv):
     """Appendix 3's two-problem vote with a claim of relative importance."""
 
     metadata: dict[str, Any] = {"name": "importance_vote_v0", "render_modes": [], "is_parallelizable": True}
@@ -79,18 +85,9 @@ class ImportanceVoteEnv(ParallelEnv):  # type: ignore[misc]
         self.values: np.ndarray | None = None
         self._uniforms = np.zeros(NUM_LINKED)
 
-    def observation_space(self, agent: str) -> spaces.Dict:
-        """Both own values over 2 and an all-ones mask."""
-        return self._observation_space
-
-    def action_space(self, agent: str) -> spaces.Discrete:
-        """``Discrete(12)``: ``claim * 4 + vote_2 * 2 + vote_1``."""
-        return self._action_space
-
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
         """Draw both agents' values on both problems and the two decision coins."""
-        if seed is not None or self._rng is None:
-            self._rng = np.random.default_rng(seed)
+        self._rng = reseed(self._rng, seed)
         types = self.process.sample(self.problem, NUM_LINKED, self._rng)  # [problem, agent]
         self.values = np.stack([self.problem.type_values[i][types[:, i]] for i in range(NUM_LINKED)], axis=1)
         self._uniforms = self._rng.random(NUM_LINKED)

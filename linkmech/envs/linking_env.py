@@ -54,7 +54,7 @@ import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
-from linkmech.envs.api import as_discrete_action, check_action_dict, masked_observation_space
+from linkmech.envs.api import as_discrete_action, check_action_dict, masked_observation_space, reseed
 from linkmech.mechanisms.linking import (
     LinkingMechanism,
     LinkingState,
@@ -129,7 +129,7 @@ def budget_classes(problem: FiniteProblem, budget: str | Sequence[Sequence[int]]
                 "none: use budget='type' or explicit classes"
             )
         return tuple(tuple(int(c) for c in row) for row in classes())
-    if isinstance(budget, str):
+    if isinstance(budget, str) or not isinstance(budget, Sequence):
         raise ValueError(f"budget: got {budget!r}; allowed are 'type', 'intensity' or per-agent class lists")
     return tuple(tuple(int(c) for c in row) for row in budget)
 
@@ -237,8 +237,7 @@ class LinkingEnv(ParallelEnv):  # type: ignore[misc]
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
         """Start an episode; a seed re-seeds the env's single generator, from which episodes are drawn."""
-        if seed is not None or self._rng is None:
-            self._rng = np.random.default_rng(seed)
+        self._rng = reseed(self._rng, seed)
         self.state_ = start_episodes(self.mechanism, self.process, [self._rng])
         self._step_count = 0
         self._accepted = np.ones((1, self.options.num_problems, self.problem.num_agents), dtype=bool)

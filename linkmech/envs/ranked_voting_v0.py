@@ -33,9 +33,15 @@ from typing import Any
 
 import numpy as np
 from gymnasium import spaces
-from pettingzoo import ParallelEnv
 
-from linkmech.envs.api import as_discrete_action, check_action_dict, constructors, masked_observation_space
+from linkmech.envs.api import (
+    SharedSpacesEnv,
+    as_discrete_action,
+    check_action_dict,
+    constructors,
+    masked_observation_space,
+    reseed,
+)
 from linkmech.envs.linking_env import FORMS
 from linkmech.mechanisms.problem import FloatArray
 from linkmech.mechanisms.variants import SymmetricValues, ranked_vote_lottery
@@ -52,7 +58,7 @@ class _RankedEpisode:
     date: int = 0
 
 
-class RankedVotingEnv(ParallelEnv):  # type: ignore[misc]
+class RankedVotingEnv(SharedSpacesEnv):
     """K votes with a ranking of the problems, decided by majority with rank tie-breaks."""
 
     metadata: dict[str, Any] = {"name": "ranked_voting_v0", "render_modes": [], "is_parallelizable": True}
@@ -91,18 +97,9 @@ class RankedVotingEnv(ParallelEnv):  # type: ignore[misc]
         self._rng: np.random.Generator | None = None
         self.episode: _RankedEpisode | None = None
 
-    def observation_space(self, agent: str) -> spaces.Dict:
-        """The same Dict space for every agent."""
-        return self._observation_space
-
-    def action_space(self, agent: str) -> spaces.Discrete:
-        """``Discrete(2K)``: side * K + (rank - 1)."""
-        return self._action_space
-
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
         """Draw the values and decision coins of a new episode from the env's generator."""
-        if seed is not None or self._rng is None:
-            self._rng = np.random.default_rng(seed)
+        self._rng = reseed(self._rng, seed)
         k, n = self.num_problems, len(self.possible_agents)
         self.episode = _RankedEpisode(
             values=self.values.sample(k, n, self._rng),

@@ -105,6 +105,10 @@ def make_budget(
             default: each type is its own class.
     """
     _check_num_problems(num_problems)
+    if classes is not None and len(classes) != problem.num_agents:
+        raise ValueError(
+            f"budget classes: got {len(classes)} lists for {problem.num_agents} agents; give one list per agent"
+        )
     budgets = []
     for i, probs in enumerate(problem.exact_type_probs):
         class_of_type = _class_map(classes[i] if classes is not None else None, len(probs), i)
@@ -130,7 +134,7 @@ def _class_map(given: Sequence[int] | None, num_types: int, agent: int) -> IntAr
     classes = np.asarray(given)
     if classes.shape != (num_types,) or not np.issubdtype(classes.dtype, np.integer):
         raise ValueError(
-            f"budget classes for agent {agent}: got {list(np.ravel(classes))}; expected {num_types} integer "
+            f"budget classes for agent {agent}: got {np.ravel(classes).tolist()}; expected {num_types} integer "
             "class indices, one per type"
         )
     used = sorted(set(classes.tolist()))

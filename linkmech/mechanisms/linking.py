@@ -56,6 +56,8 @@ class LinkingMechanism:
     def __post_init__(self) -> None:
         if not (np.isfinite(self.discount) and 0.0 < self.discount <= 1.0):
             raise ValueError(f"discount: got {self.discount!r}; allowed range is (0, 1]")
+        if not isinstance(self.mixing, (bool, np.bool_)):
+            raise ValueError(f"mixing: got {self.mixing!r}; allowed are True and False")
         object.__setattr__(self, "budgets", make_budget(self.problem, self.num_problems, self.budget_classes))
         tables = _PaddedTables.build(self.problem, self.budgets, self.mixing)
         object.__setattr__(self, "_tables", tables)
@@ -242,7 +244,7 @@ def check_agent_announcement(
     labels = mechanism.problem.type_labels[agent]
     if not 0 <= announced < count:
         raise ValueError(
-            f"agent {agent} announced type index {announced}; allowed are 0..{count - 1} ({', '.join(labels)})"
+            f"agent_{agent} announced type index {announced}; allowed are 0..{count - 1} ({', '.join(labels)})"
         )
     allowed = announcement_mask(mechanism, state.remaining[episode : episode + 1])[0, agent]
     if not allowed[announced]:
@@ -263,7 +265,7 @@ def _raise_exhausted(
     choices = [labels[t] for t in range(len(labels)) if allowed[t]]
     where = f"episode {episode}, " if state.batch_size > 1 else ""
     raise ValueError(
-        f"{where}agent {agent} announced type {labels[announced]!r} (index {announced}) for problem "
+        f"{where}agent_{agent} announced type {labels[announced]!r} (index {announced}) for problem "
         f"{state.date + 1}, but its budget for that type is exhausted (0 of {int(budget.quota[klass])} left); "
         f"types it may still announce: {choices}"
     )
@@ -357,7 +359,7 @@ def check_full_announcements(mechanism: LinkingMechanism, announcements: IntArra
         if len(wrong):
             b = int(wrong[0, 0])
             raise ValueError(
-                f"episode {b}, agent {i}: announced class counts {counts[b].tolist()}; the budget requires "
+                f"episode {b}, agent_{i}: announced class counts {counts[b].tolist()}; the budget requires "
                 f"exactly {budget.quota.tolist()} over K={mechanism.num_problems} problems"
             )
 

@@ -234,7 +234,7 @@ class FiniteProblem(ABC):
             bad = (column < 0) | (column >= count)
             if bad.any():
                 raise ValueError(
-                    f"{field}: agent {i} announced type {int(column[bad][0])}; "
+                    f"{field}: agent_{i} announced type {int(column[bad][0])}; "
                     f"allowed type indices are 0..{count - 1} ({', '.join(self.type_labels[i])})"
                 )
 
