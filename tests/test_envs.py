@@ -345,7 +345,6 @@ def state_snapshot(env: Any) -> dict[str, Any]:
         agents=list(env.agents),
         phase=env.phase,
         step_count=env._step_count,
-        accepted=env._accepted.copy(),
     )
     return arrays
 

@@ -171,7 +171,6 @@ class LinkingEnv(ParallelEnv):  # type: ignore[misc]
         self._rng: np.random.Generator | None = None
         self.state_: LinkingState | None = None
         self._step_count = 0
-        self._accepted: np.ndarray | None = None
 
     # ----- spaces -----------------------------------------------------------------------------------------
 
@@ -240,7 +239,6 @@ class LinkingEnv(ParallelEnv):  # type: ignore[misc]
         self._rng = reseed(self._rng, seed)
         self.state_ = start_episodes(self.mechanism, self.process, [self._rng])
         self._step_count = 0
-        self._accepted = np.ones((1, self.options.num_problems, self.problem.num_agents), dtype=bool)
         self.agents = list(self.possible_agents)
         infos = {agent: {"phase": "announce", "date": 0} for agent in self.agents}
         return self._observations(), infos
@@ -262,8 +260,6 @@ class LinkingEnv(ParallelEnv):  # type: ignore[misc]
 
     def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
         """Apply every live agent's action; a rejected step raises and leaves the env unchanged."""
-        if self.state_ is None or not self.agents:
-            raise ValueError("the episode is over or has not started; call reset() first")
         check_action_dict(actions, self.agents)
         for agent in self.agents:
             self.check_action(agent, actions[agent])
@@ -304,19 +300,11 @@ class LinkingEnv(ParallelEnv):  # type: ignore[misc]
         return rewards, {a: {"phase": "announce", "date": state.date} for a in self.possible_agents}
 
     def _participate(self, chosen: np.ndarray) -> tuple[FloatArray, dict]:
-        state, opts = self._state(), self.options
-        weights = self.mechanism.discount_weights[None, :, None]
-        proposed = state.utilities * weights
-        status_quo = status_quo_utilities(self.mechanism, state) * weights
-        assert self._accepted is not None
-        if opts.participation == "whole":
-            self._accepted[:] = chosen[:, None, :].astype(bool)
-            accrued = whole_participation(proposed, status_quo, chosen)
-            rewards = accrued.sum(axis=1)
-            problem = None
+        proposed, status_quo = self._discounted_outcomes()
+        problem = self._participation_problem()
+        if problem is None:
+            rewards = whole_participation(proposed, status_quo, chosen).sum(axis=1)
         else:
-            problem = self._step_count - opts.num_problems
-            self._accepted[:, problem] = chosen.astype(bool)
             accrued = per_problem_participation(
                 proposed[:, [problem]], status_quo[:, [problem]], chosen[:, None, :]
             )
@@ -361,28 +349,45 @@ class LinkingEnv(ParallelEnv):  # type: ignore[misc]
         return out
 
     def _vector(self, agent: int) -> np.ndarray:
-        values = self._field_values(agent)
-        return np.concatenate([values[name] for name, _, _, _ in self._fields[agent]]).astype(np.float32)
+        parts = [getattr(self, f"_field_{name}")(agent) for name, _, _, _ in self._fields[agent]]
+        return np.concatenate(parts).astype(np.float32)
 
-    def _field_values(self, agent: int) -> dict[str, np.ndarray]:
-        state, opts, problem = self._state(), self.options, self.problem
-        k, n_types = opts.num_problems, problem.type_counts[agent]
-        date = state.date
-        announcing = self.phase == "announce"
-        current = np.zeros(n_types)
-        if announcing:
-            current[state.types[0, date, agent]] = 1.0
-        values = {
-            "type": current,
-            "budget": state.remaining[0, agent, : self.mechanism.budgets[agent].num_classes] / k,
-            "progress": np.array([date / k]),
-            "phase": np.array([float(announcing), float(self.phase == "participate")]),
-            "future_types": np.bincount(state.types[0, date + 1 :, agent], minlength=n_types) / k,
-            "others_announced": self._others_counts(agent) / k,
-            "last_utility": np.array([state.utilities[0, date - 1, agent] if date > 0 else 0.0]),
-            "offer": self._offer(agent),
-        }
-        return values
+    def _field_type(self, agent: int) -> np.ndarray:
+        state = self._state()
+        current = np.zeros(self.problem.type_counts[agent])
+        if self.phase == "announce":
+            current[state.types[0, state.date, agent]] = 1.0
+        return current
+
+    def _field_budget(self, agent: int) -> np.ndarray:
+        classes = self.mechanism.budgets[agent].num_classes
+        return self._state().remaining[0, agent, :classes] / self.options.num_problems
+
+    def _field_progress(self, agent: int) -> np.ndarray:
+        return np.array([self._state().date / self.options.num_problems])
+
+    def _field_phase(self, agent: int) -> np.ndarray:
+        return np.array([float(self.phase == "announce"), float(self.phase == "participate")])
+
+    def _field_future_types(self, agent: int) -> np.ndarray:
+        state = self._state()
+        later = state.types[0, state.date + 1 :, agent]
+        return np.bincount(later, minlength=self.problem.type_counts[agent]) / self.options.num_problems
+
+    def _field_others_announced(self, agent: int) -> np.ndarray:
+        return self._others_counts(agent) / self.options.num_problems
+
+    def _field_last_utility(self, agent: int) -> np.ndarray:
+        state = self._state()
+        return np.array([state.utilities[0, state.date - 1, agent] if state.date > 0 else 0.0])
+
+    def _field_offer(self, agent: int) -> np.ndarray:
+        if self.phase != "participate":
+            return np.zeros(2)
+        proposed, status_quo = self._discounted_outcomes()
+        problem = self._participation_problem()
+        chosen = slice(None) if problem is None else slice(problem, problem + 1)
+        return np.array([proposed[0, chosen, agent].sum(), status_quo[0, chosen, agent].sum()])
 
     def _others_counts(self, agent: int) -> np.ndarray:
         state = self._state()
@@ -393,17 +398,17 @@ class LinkingEnv(ParallelEnv):  # type: ignore[misc]
                 parts.append(np.bincount(announced, minlength=count).astype(np.float64))
         return np.concatenate(parts)
 
-    def _offer(self, agent: int) -> np.ndarray:
-        if self.phase != "participate":
-            return np.zeros(2)
-        state, opts = self._state(), self.options
-        weights = self.mechanism.discount_weights
-        proposed = state.utilities[0, :, agent] * weights
-        status_quo = status_quo_utilities(self.mechanism, state)[0, :, agent] * weights
-        if opts.participation == "whole":
-            return np.array([proposed.sum(), status_quo.sum()])
-        problem = self._step_count - opts.num_problems
-        return np.array([proposed[problem], status_quo[problem]])
+    def _discounted_outcomes(self) -> tuple[FloatArray, FloatArray]:
+        """``[1, K, n]`` discounted utilities of the proposed decisions and of the status quo."""
+        state = self._state()
+        weights = self.mechanism.discount_weights[None, :, None]
+        return state.utilities * weights, status_quo_utilities(self.mechanism, state) * weights
+
+    def _participation_problem(self) -> int | None:
+        """The problem (0-based) asked about in a per-problem participation step; None for the whole."""
+        if self.options.participation == "whole":
+            return None
+        return self._step_count - self.options.num_problems
 
     def _date_infos(self, problem: int) -> dict[str, dict[str, Any]]:
         state = self._state()
