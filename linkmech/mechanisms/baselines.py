@@ -29,7 +29,7 @@ from linkmech.mechanisms.catalogue import (
     VotingProblem,
 )
 from linkmech.mechanisms.incentives import Family, SocialChoiceFunction, largest_incentive_compatible
-from linkmech.mechanisms.problem import FiniteProblem, FloatArray, IntArray, Lottery
+from linkmech.mechanisms.problem import FiniteProblem, FloatArray, IntArray, Lottery, two_outcome_lottery
 
 BoolArray = NDArray[np.bool_]
 
@@ -51,12 +51,6 @@ class Baseline:
     derivation: str
 
 
-def _binary_lottery(prob_second: FloatArray, first: IntArray, second: IntArray) -> Lottery:
-    """Lotteries choosing ``second`` with probability ``prob_second`` and ``first`` otherwise."""
-    alternatives = np.stack([first, second], axis=1).astype(np.int64)
-    return Lottery(alternatives=alternatives, probs=np.stack([1.0 - prob_second, prob_second], axis=1))
-
-
 def majority_vote(problem: VotingProblem) -> SocialChoiceFunction:
     """Majority vote on the signs of the announced values (b wins if more favour it); a fair coin on ties."""
 
@@ -67,7 +61,7 @@ def majority_vote(problem: VotingProblem) -> SocialChoiceFunction:
         margin = signs.sum(axis=0)
         prob_b = np.where(margin > 0, 1.0, np.where(margin < 0, 0.0, 0.5))
         zeros = np.zeros(len(announced), dtype=np.int64)
-        return _binary_lottery(prob_b, zeros, zeros + 1)
+        return two_outcome_lottery(prob_b, zeros, zeros + 1)
 
     return scf
 
@@ -87,7 +81,7 @@ def public_goods_family(problem: PublicGoodsProblem) -> Family:
             payers = problem.target(announced).alternatives[:, 0]
             count = announced.sum(axis=1)
             prob_build = np.where(payers == 0, 0.0, np.where(count >= 2, 1.0, float(q)))
-            return _binary_lottery(prob_build, np.zeros_like(payers), payers)
+            return two_outcome_lottery(prob_build, np.zeros_like(payers), payers)
 
         return scf
 
@@ -175,7 +169,7 @@ def bargaining_family(problem: BargainingProblem, *, reluctant_prices: bool = Fa
             prices = _bargaining_prices(problem, announced, reluctant_prices)
             alternative[trades] = problem.trade_at(prices[trades])
             prob_trade = np.where(both, 1.0, np.where(one, float(q), 0.0))
-            return _binary_lottery(prob_trade, np.zeros_like(alternative), alternative)
+            return two_outcome_lottery(prob_trade, np.zeros_like(alternative), alternative)
 
         return scf
 

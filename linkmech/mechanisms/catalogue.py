@@ -25,6 +25,7 @@ from linkmech.mechanisms.problem import (
     Lottery,
     TabularProblem,
     as_fraction,
+    two_outcome_lottery,
 )
 
 
@@ -68,7 +69,7 @@ class VotingProblem(FiniteProblem):
         """B if the announced values sum to more than 0, a if less, a coin flip on a tie."""
         total = self._value_sum(announced)
         prob_b = np.where(total > 0, 1.0, np.where(total < 0, 0.0, 0.5))
-        return _binary_lottery(prob_b)
+        return two_outcome_lottery(prob_b, 0, 1)
 
     def _value_sum(self, announced: IntArray) -> FloatArray:
         return sum(
@@ -258,13 +259,6 @@ class AllocationProblem(FiniteProblem):
         values = np.stack([self.type_values[i][types[:, i]] for i in range(self.num_agents)], axis=-1)
         gets = alternatives[..., None] == np.arange(self.num_agents)
         return gets * values[:, None, :]
-
-
-def _binary_lottery(prob_second: FloatArray) -> Lottery:
-    batch = len(prob_second)
-    alternatives = np.broadcast_to(np.array([0, 1], dtype=np.int64), (batch, 2))
-    probs = np.stack([1.0 - prob_second, prob_second], axis=1)
-    return Lottery(alternatives=np.ascontiguousarray(alternatives), probs=probs)
 
 
 def _check_agents(num_agents: int) -> int:

@@ -81,6 +81,17 @@ class Lottery:
         return out
 
 
+def two_outcome_lottery(prob_second: Any, first: Any, second: Any) -> Lottery:
+    """Lotteries choosing ``second`` with probability ``prob_second [B]`` and ``first`` otherwise.
+
+    ``first`` and ``second`` are alternative indices, each an int or an int array ``[B]``.
+    """
+    prob = np.asarray(prob_second, dtype=np.float64)
+    columns = np.broadcast_arrays(np.asarray(first, dtype=np.int64), np.asarray(second, dtype=np.int64), prob)
+    alternatives = np.stack(columns[:2], axis=1)
+    return Lottery(alternatives=alternatives, probs=np.stack([1.0 - prob, prob], axis=1))
+
+
 def as_fraction(value: Any, field: str) -> Fraction:
     """Read a number given as int, Fraction, ``"p/q"`` string or float as an exact fraction.
 

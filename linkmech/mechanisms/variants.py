@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from linkmech.mechanisms.problem import FloatArray, IntArray, Lottery, as_fraction
+from linkmech.mechanisms.problem import FloatArray, IntArray, Lottery, as_fraction, two_outcome_lottery
 
 BoolArray = NDArray[np.bool_]
 
@@ -84,11 +84,7 @@ class Claim(IntEnum):
 
 def binary_lottery(prob_b: FloatArray) -> Lottery:
     """A lottery over (a, b) per row from the probability ``prob_b [B]`` of choosing b."""
-    prob_b = np.asarray(prob_b, dtype=np.float64)
-    alternatives = np.broadcast_to(np.array([ALTERNATIVE_A, ALTERNATIVE_B], dtype=np.int64), (len(prob_b), 2))
-    return Lottery(
-        alternatives=np.ascontiguousarray(alternatives), probs=np.stack([1.0 - prob_b, prob_b], axis=1)
-    )
+    return two_outcome_lottery(prob_b, ALTERNATIVE_A, ALTERNATIVE_B)
 
 
 def side_prob_b(b_wins: ArrayLike, a_wins: ArrayLike) -> FloatArray:
