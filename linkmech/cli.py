@@ -16,6 +16,7 @@ from linkmech.agents.approximate_truth import (
     truthful_ranking_action,
 )
 from linkmech.envs.linking_env import LinkingEnv, decisions_table
+from linkmech.evaluation.play import play_episode
 from linkmech.mechanisms.baselines import unlinked_baseline
 from linkmech.mechanisms.catalogue import tabular_voting
 from linkmech.mechanisms.incentives import expected_utilities
@@ -64,28 +65,12 @@ def demo_env(entry: envs.EnvEntry, num_problems: int, seed: int, episodes: int =
     return _demo_linking(env, seed, episodes)
 
 
-def play_episode(env: LinkingEnv, seed: int | None, rng: np.random.Generator) -> dict[str, float]:
-    """One episode with approximately truthful agents; returns each agent's total reward."""
-    agents = {a: ApproximatelyTruthful(env.observation_fields(a)) for a in env.possible_agents}
-    observations, _ = env.reset(seed=seed)
-    totals = dict.fromkeys(env.possible_agents, 0.0)
-    while env.agents:
-        actions = {
-            a: agents[a].act(observations[a]["observation"], observations[a]["action_mask"], rng)
-            for a in env.agents
-        }
-        observations, rewards, _, _, _ = env.step(actions)
-        for agent, reward in rewards.items():
-            totals[agent] += reward
-    return totals
-
-
 def _demo_linking(env: LinkingEnv, seed: int, episodes: int) -> str:
-    rng = np.random.default_rng(seed + 1)
+    strategies = {a: ApproximatelyTruthful() for a in env.possible_agents}
     k = env.options.num_problems
-    totals = [play_episode(env, seed, rng)]
+    totals = [play_episode(env, strategies, seed).totals]
     table = decisions_table(env)
-    totals += [play_episode(env, None, rng) for _ in range(episodes - 1)]
+    totals += [play_episode(env, strategies, seed + e).totals for e in range(1, episodes)]
     means = {a: float(np.mean([t[a] for t in totals])) / k for a in env.possible_agents}
     target = [float(u) for u in expected_utilities(env.problem, env.problem.target)]
     lines = [

@@ -44,7 +44,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from linkmech.agents import ApproximatelyTruthful
+from linkmech.agents import ApproximatelyTruthful, Seat
 from linkmech.envs import linked_bargaining_v0
 
 K = 10
@@ -133,14 +133,14 @@ def run_episode(
     """
     observations, _ = env.reset(seed=seed)
     env.state_.types[0, :, 0] = [SELLER_INDEX[v] for v in SELLER_TRUE]  # the seller's true values, see above
-    buyer = ApproximatelyTruthful(env.observation_fields("agent_1"))
-    rng = np.random.default_rng(seed)
+    buyer = ApproximatelyTruthful()
+    buyer.reset(Seat.from_env(env, "agent_1"), np.random.default_rng(seed))
     total, prices = 0.0, []
     for date in range(K):
         actions = {
             "agent_0": SELLER_INDEX[announced[date]],
             "agent_1": buyer.act(
-                observations["agent_1"]["observation"], observations["agent_1"]["action_mask"], rng
+                observations["agent_1"]["observation"], observations["agent_1"]["action_mask"]
             ),
         }
         observations, rewards, _, _, infos = env.step(actions)
@@ -151,7 +151,7 @@ def run_episode(
     step = 0
     while env.agents:
         buyer_action = buyer.act(
-            observations["agent_1"]["observation"], observations["agent_1"]["action_mask"], rng
+            observations["agent_1"]["observation"], observations["agent_1"]["action_mask"]
         )
         if participation == "best":
             outcomes = []

@@ -1,0 +1,77 @@
+"""Play one episode of a linkmech environment with one strategy per seat.
+
+Seeding: a run seed ``s`` gives the environment ``reset(seed=...)`` and every seat its own generator, all
+derived from ``numpy.random.SeedSequence(s)`` (:func:`seat_generators`), so the same seed and strategies
+give the same episode, and no strategy draws from another's generator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from linkmech.agents.base import Seat, Strategy
+
+
+@dataclass
+class EpisodeResult:
+    """What one episode produced.
+
+    Attributes:
+        totals: each agent's summed reward.
+        steps: number of parallel steps.
+        infos: per step, the env's infos dict (only when ``keep_infos``).
+    """
+
+    totals: dict[str, float]
+    steps: int
+    infos: list[dict[str, Any]] = field(default_factory=list)
+
+
+def seat_generators(seed: int | None, agents: list[str]) -> tuple[int, dict[str, np.random.Generator]]:
+    """The env seed and one generator per agent, all derived from ``seed``."""
+    sequence = np.random.SeedSequence(seed)
+    env_seed = int(sequence.generate_state(1, dtype=np.uint32)[0])
+    children = sequence.spawn(len(agents))
+    return env_seed, {agent: np.random.default_rng(child) for agent, child in zip(agents, children)}
+
+
+def play_episode(
+    env: Any, strategies: Mapping[str, Strategy], seed: int | None = None, keep_infos: bool = False
+) -> EpisodeResult:
+    """Reset ``env`` and every strategy from ``seed``, then step until the episode ends.
+
+    Args:
+        env: a PettingZoo parallel env of linkmech.
+        strategies: one strategy per agent id (``env.possible_agents``).
+        seed: the run seed (see module docstring).
+        keep_infos: keep every step's infos in the result.
+
+    Raises:
+        ValueError: if a seat has no strategy.
+    """
+    missing = [a for a in env.possible_agents if a not in strategies]
+    if missing:
+        raise ValueError(f"strategies: no strategy for {missing}; give one per agent {env.possible_agents}")
+    env_seed, generators = seat_generators(seed, list(env.possible_agents))
+    observations, _ = env.reset(seed=env_seed)
+    for agent in env.possible_agents:
+        strategies[agent].reset(Seat.from_env(env, agent), generators[agent])
+    totals = dict.fromkeys(env.possible_agents, 0.0)
+    kept: list[dict[str, Any]] = []
+    steps = 0
+    while env.agents:
+        actions = {
+            a: strategies[a].act(observations[a]["observation"], observations[a]["action_mask"])
+            for a in env.agents
+        }
+        observations, rewards, _, _, infos = env.step(actions)
+        steps += 1
+        for agent, reward in rewards.items():
+            totals[agent] += reward
+        if keep_infos:
+            kept.append(infos)
+    return EpisodeResult(totals=totals, steps=steps, infos=kept)
