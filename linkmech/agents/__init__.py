@@ -5,5 +5,32 @@ Importing this package registers every built-in strategy; :func:`make_strategy` 
 
 from linkmech.agents.approximate_truth import ApproximatelyTruthful
 from linkmech.agents.base import STRATEGIES, Seat, Strategy, make_strategy, register
+from linkmech.agents.coalition import (
+    Example4Member,
+    JointPlan,
+    PlanFollower,
+    example4_plan,
+    example4_profile,
+)
+from linkmech.agents.simple import FrontLoader, LaggedTruth, RandomAdmissible, Truthful, TypeRelabel
+from linkmech.agents.skimmer import Skimmer
 
-__all__ = ["STRATEGIES", "ApproximatelyTruthful", "Seat", "Strategy", "make_strategy", "register"]
+__all__ = [
+    "STRATEGIES",
+    "ApproximatelyTruthful",
+    "Example4Member",
+    "FrontLoader",
+    "JointPlan",
+    "LaggedTruth",
+    "PlanFollower",
+    "RandomAdmissible",
+    "Seat",
+    "Skimmer",
+    "Strategy",
+    "Truthful",
+    "TypeRelabel",
+    "example4_plan",
+    "example4_profile",
+    "make_strategy",
+    "register",
+]

@@ -41,7 +41,8 @@ def others_distributions(seat: Seat, observation: np.ndarray) -> list[FloatArray
     return out
 
 
-def _other_profiles(distributions: list[FloatArray], rng: np.random.Generator) -> tuple[IntArray, FloatArray]:
+def other_profiles(distributions: list[FloatArray], rng: np.random.Generator) -> tuple[IntArray, FloatArray]:
+    """The others' profiles ``[M, n-1]`` and their weights: all of them, or a sample when too many."""
     supports = [np.flatnonzero(p > 0) for p in distributions]
     total = int(np.prod([len(s) for s in supports]))
     if total <= MAX_ENUMERATED:
@@ -58,7 +59,7 @@ def myopic_values(
     """Expected utility on the current problem of announcing each of ``candidates`` with ``true_type``."""
     problem = seat.problem
     assert problem is not None
-    others, weights = _other_profiles(others_distributions(seat, observation), rng)
+    others, weights = other_profiles(others_distributions(seat, observation), rng)
     n, count = problem.num_agents, len(others)
     values = np.empty(len(candidates))
     for c, candidate in enumerate(candidates):

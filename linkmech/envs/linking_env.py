@@ -60,7 +60,7 @@ from linkmech.mechanisms.linking import (
     LinkingState,
     announcement_mask,
     check_agent_announcement,
-    decide_problems,
+    finish_all_at_once,
     record_announcements,
     start_episodes,
     step_over_time,
@@ -71,6 +71,7 @@ from linkmech.mechanisms.participation import (
     status_quo_utilities,
     whole_participation,
 )
+from linkmech.mechanisms.policing import Flag, PolicingConfig
 from linkmech.mechanisms.problem import FiniteProblem, FloatArray
 from linkmech.mechanisms.processes import TypeProcess, make_process
 
@@ -88,7 +89,10 @@ class LinkingOptions:
         participation: ``None``, ``"whole"`` (Corollary 1) or ``"per_problem"`` (the skimming variant).
         discount: delta in (0, 1]; must be 1 all at once.
         budget: ``"type"`` (each type its own quota), ``"intensity"`` (voting: one quota per |value|,
-            signs free, as in Example 1) or explicit per-agent class lists.
+            signs free, as in Example 1), ``"none"`` (no budget: the unlinked direct mechanism, f applied
+            problem by problem to unconstrained announcements) or explicit per-agent class lists.
+        policing: collusion policing of joint announcements (Appendix 1; footnote 35 over time): ``True``
+            for the default :class:`~linkmech.mechanisms.policing.PolicingConfig`, a config, or None. n >= 3.
         mixing: apply the gamma-mixing of Theorem 1's proof.
         process: type process name (``"iid"``, ``"repeat"``, ``"intensity"``) or a TypeProcess.
         correlation: the process's parameter p (Appendix 3).
@@ -102,6 +106,7 @@ class LinkingOptions:
     mixing: bool = True
     process: str | TypeProcess = "iid"
     correlation: float | None = None
+    policing: bool | PolicingConfig | None = None
 
     def __post_init__(self) -> None:
         if self.form not in FORMS:
@@ -116,11 +121,25 @@ class LinkingOptions:
                 "discounted, use form='over_time' or discount=1"
             )
 
+    def policing_config(self) -> PolicingConfig | None:
+        """The ``policing`` option as a config (None when off)."""
+        if self.policing is None or self.policing is False:
+            return None
+        if self.policing is True:
+            return PolicingConfig()
+        if isinstance(self.policing, PolicingConfig):
+            return self.policing
+        raise ValueError(
+            f"policing: got {self.policing!r}; allowed are None, True, False or a PolicingConfig"
+        )
+
 
 def budget_classes(problem: FiniteProblem, budget: str | Sequence[Sequence[int]]) -> Any:
     """Resolve the ``budget`` option to per-agent class lists (``None`` = one class per type)."""
     if budget == "type":
         return None
+    if budget == "none":
+        return tuple(tuple(0 for _ in range(count)) for count in problem.type_counts)
     if budget == "intensity":
         classes = getattr(problem, "intensity_classes", None)
         if classes is None:
@@ -130,7 +149,9 @@ def budget_classes(problem: FiniteProblem, budget: str | Sequence[Sequence[int]]
             )
         return tuple(tuple(int(c) for c in row) for row in classes())
     if isinstance(budget, str) or not isinstance(budget, Sequence):
-        raise ValueError(f"budget: got {budget!r}; allowed are 'type', 'intensity' or per-agent class lists")
+        raise ValueError(
+            f"budget: got {budget!r}; allowed are 'type', 'intensity', 'none' or per-agent class lists"
+        )
     return tuple(tuple(int(c) for c in row) for row in budget)
 
 
@@ -157,7 +178,12 @@ class LinkingEnv(ParallelEnv):  # type: ignore[misc]
         self.render_mode = render_mode
         self.problem = problem
         self.mechanism = LinkingMechanism(
-            problem, opts.num_problems, budget_classes(problem, opts.budget), opts.mixing, opts.discount
+            problem,
+            opts.num_problems,
+            budget_classes(problem, opts.budget),
+            opts.mixing,
+            opts.discount,
+            opts.policing_config(),
         )
         self.process = make_process(opts.process, opts.correlation)
         self.process.check(problem)
@@ -293,7 +319,7 @@ class LinkingEnv(ParallelEnv):  # type: ignore[misc]
         record_announcements(self.mechanism, state, chosen)
         rewards = np.zeros((1, n))
         if state.date == opts.num_problems:
-            utilities = decide_problems(self.mechanism, state, np.arange(opts.num_problems))
+            utilities = finish_all_at_once(self.mechanism, state)
             if not opts.participation:
                 rewards = utilities.sum(axis=1)
             return rewards, self._final_infos()
@@ -327,6 +353,10 @@ class LinkingEnv(ParallelEnv):  # type: ignore[misc]
         if self.state_ is None:
             raise ValueError("call reset() first")
         return self.state_
+
+    def observe(self, agent: str) -> dict[str, np.ndarray]:
+        """The current observation of ``agent`` (as the last reset or step returned it, recomputed)."""
+        return self._observations()[agent]
 
     def _observations(self) -> dict[str, dict[str, np.ndarray]]:
         masks = self._masks()
@@ -428,6 +458,9 @@ class LinkingEnv(ParallelEnv):  # type: ignore[misc]
                 "utility": float(state.utilities[0, problem, i]),
                 "expected_utility": float(state.expected_utilities[0, problem, i]),
             }
+            if self.mechanism.policing is not None:
+                infos[agent]["policed"] = bool(state.policed[0, problem, i])
+                infos[agent]["flags"] = _flags_at(state.flag_log[0], problem + 1)
         return infos
 
     def _final_infos(self) -> dict[str, dict[str, Any]]:
@@ -440,6 +473,14 @@ class LinkingEnv(ParallelEnv):  # type: ignore[misc]
                 "decisions": decisions,
                 "utilities": state.utilities[0, :, i].tolist(),
                 "expected_utilities": state.expected_utilities[0, :, i].tolist(),
+                **(
+                    {
+                        "policed": bool(state.policed[0, 0, i]),
+                        "flags": [f.as_dict() for f in state.flag_log[0]],
+                    }
+                    if self.mechanism.policing is not None
+                    else {}
+                ),
             }
             for i, agent in enumerate(self.possible_agents)
         }
@@ -454,6 +495,11 @@ class LinkingEnv(ParallelEnv):  # type: ignore[misc]
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+def _flags_at(flags: list[Flag], date: int) -> list[dict[str, Any]]:
+    """The flags the cumulative test raised at ``date`` (1-based), as plain dicts."""
+    return [flag.as_dict() for flag in flags if flag.date == date]
 
 
 def decisions_table(env: LinkingEnv) -> str:

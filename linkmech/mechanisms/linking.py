@@ -27,6 +27,13 @@ from fractions import Fraction
 import numpy as np
 
 from linkmech.mechanisms.budgets import AgentBudget, make_budget
+from linkmech.mechanisms.policing import (
+    CumulativePolicing,
+    Flag,
+    PolicingConfig,
+    police_all_at_once,
+    uniform_arrangement,
+)
 from linkmech.mechanisms.problem import FiniteProblem, FloatArray, IntArray, Lottery
 from linkmech.mechanisms.processes import IID, TypeProcess
 
@@ -44,6 +51,7 @@ class LinkingMechanism:
         budget_classes: optional per-agent partition of types into budget classes (default: by type).
         mixing: apply the gamma-mixing that makes used announcements exactly P-distributed.
         discount: delta in (0, 1]; problem k (0-based) is weighted ``discount**k``.
+        policing: the collusion-policing test of Appendix 1 (footnote 35 over time), or None. Needs n >= 3.
     """
 
     problem: FiniteProblem
@@ -51,6 +59,7 @@ class LinkingMechanism:
     budget_classes: tuple[tuple[int, ...], ...] | None = None
     mixing: bool = True
     discount: float = 1.0
+    policing: PolicingConfig | None = None
     budgets: tuple[AgentBudget, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -58,6 +67,11 @@ class LinkingMechanism:
             raise ValueError(f"discount: got {self.discount!r}; allowed range is (0, 1]")
         if not isinstance(self.mixing, (bool, np.bool_)):
             raise ValueError(f"mixing: got {self.mixing!r}; allowed are True and False")
+        if self.policing is not None and self.problem.num_agents < 3:
+            raise ValueError(
+                f"policing: the joint-announcement test needs n >= 3 agents (with two, budgets alone suffice, "
+                f"Appendix 1); this problem has n = {self.problem.num_agents}"
+            )
         object.__setattr__(self, "budgets", make_budget(self.problem, self.num_problems, self.budget_classes))
         tables = _PaddedTables.build(self.problem, self.budgets, self.mixing)
         object.__setattr__(self, "_tables", tables)
@@ -76,6 +90,11 @@ class LinkingMechanism:
     def discount_weights(self) -> FloatArray:
         """``[K]`` weights ``discount**k``."""
         return np.asarray(self.discount ** np.arange(self.num_problems), dtype=np.float64)
+
+    @property
+    def quotas(self) -> tuple[IntArray, ...]:
+        """Every agent's quota per budget class."""
+        return tuple(b.quota for b in self.budgets)
 
     def quota(self, agent: int) -> IntArray:
         """Number of announcements of each budget class agent ``agent`` must make."""
@@ -143,6 +162,11 @@ class LinkingState:
         expected_utilities: ``[B, K, n]`` utilities in expectation over f's lottery.
         date: number of problems announced so far (the same in every episode of the batch).
         randomness: the episodes' pre-drawn randomness.
+        generators: each episode's generator, for the rare draws that cannot be pre-drawn (policing).
+        policed: ``[B, K, n]`` whether the announcement was made by the policing mechanism.
+        flag_log: per episode, every policing flag raised (over time: at each date; all at once: per round).
+        flagged: ``[B, n]`` agents whose next announcement the mechanism makes (over-time policing).
+        police: the cumulative over-time test, created at the first policed date.
     """
 
     types: IntArray
@@ -154,6 +178,11 @@ class LinkingState:
     expected_utilities: FloatArray
     date: int
     randomness: EpisodeRandomness
+    generators: list[np.random.Generator]
+    policed: np.ndarray
+    flag_log: list[list[Flag]]
+    flagged: np.ndarray
+    police: CumulativePolicing | None = None
 
     @property
     def batch_size(self) -> int:
@@ -195,6 +224,10 @@ def start_episodes(
         expected_utilities=np.zeros((batch, k, n)),
         date=0,
         randomness=EpisodeRandomness(decision_u, mixing_u, replacement),
+        generators=list(rngs),
+        policed=np.zeros((batch, k, n), dtype=bool),
+        flag_log=[[] for _ in range(batch)],
+        flagged=np.zeros((batch, n), dtype=bool),
     )
 
 
@@ -304,19 +337,79 @@ def record_announcements(mechanism: LinkingMechanism, state: LinkingState, annou
     """
     announced = np.asarray(announced, dtype=np.int64)
     check_announcements(mechanism, state, announced)
+    _store_announcements(mechanism, state, announced)
+
+
+def _store_announcements(mechanism: LinkingMechanism, state: LinkingState, announced: IntArray) -> None:
     k = state.date
-    classes = mechanism.tables.class_of_type[np.arange(mechanism.num_agents)[None, :], announced]
-    np.subtract.at(
-        state.remaining,
-        (np.arange(state.batch_size)[:, None], np.arange(mechanism.num_agents)[None, :], classes),
-        1,
-    )
+    classes = announced_classes(mechanism, announced)
+    batch_index = np.arange(state.batch_size)[:, None]
+    np.subtract.at(state.remaining, (batch_index, np.arange(mechanism.num_agents)[None, :], classes), 1)
     state.announced[:, k] = announced
     rand = state.randomness
     state.used[:, k] = apply_mixing(
         mechanism, announced, rand.mixing_uniforms[:, k], rand.replacement_types[:, k]
     )
     state.date = k + 1
+
+
+def announced_classes(mechanism: LinkingMechanism, announced: IntArray) -> IntArray:
+    """Budget class of each announced type; ``announced`` has agents on its last axis."""
+    agents = np.arange(mechanism.num_agents)
+    return np.asarray(mechanism.tables.class_of_type[agents, announced], dtype=np.int64)
+
+
+def _draw_type_in_class(mechanism: LinkingMechanism, agent: int, klass: int, rng: np.random.Generator) -> int:
+    """A type of ``klass`` for ``agent``, in proportion to ``P_i`` within the class."""
+    members = np.flatnonzero(mechanism.budgets[agent].class_of_type == klass)
+    weights = mechanism.problem.type_probs[agent][members]
+    if len(members) == 1:
+        return int(members[0])
+    return int(rng.choice(members, p=weights / weights.sum()))
+
+
+def mechanism_announcements(
+    mechanism: LinkingMechanism, state: LinkingState, announced: IntArray
+) -> IntArray:
+    """``announced [B, n]`` with every flagged agent's entry replaced by the mechanism's own draw.
+
+    The mechanism announces for a flagged agent within its budget: a class with probability proportional to
+    its remaining announcements (the next entry of a uniformly random arrangement of what is left), then a
+    type within the class in proportion to ``P_i``; drawn from the episode's generator.
+    """
+    out = announced.copy()
+    for episode, agent in np.argwhere(state.flagged):
+        rng = state.generators[episode]
+        left = state.remaining[episode, agent, : mechanism.budgets[agent].num_classes]
+        klass = int(rng.choice(len(left), p=left / left.sum()))
+        out[episode, agent] = _draw_type_in_class(mechanism, agent, klass, rng)
+    return out
+
+
+def _police_date(mechanism: LinkingMechanism, state: LinkingState, announced: IntArray) -> IntArray:
+    """Over-time policing around one date: replace flagged agents, then update the cumulative test."""
+    assert mechanism.policing is not None
+    if state.police is None:
+        state.police = CumulativePolicing(
+            mechanism.quotas,
+            mechanism.num_problems,
+            mechanism.num_agents,
+            state.batch_size,
+            mechanism.policing,
+        )
+    effective = mechanism_announcements(mechanism, state, announced)
+    state.policed[:, state.date] = state.flagged
+    return effective
+
+
+def _update_police(mechanism: LinkingMechanism, state: LinkingState) -> None:
+    assert state.police is not None
+    date = state.date
+    state.police.update(announced_classes(mechanism, state.announced[:, date - 1]))
+    state.flagged = np.zeros_like(state.flagged)
+    for flag in state.police.flags(date):
+        state.flag_log[flag.episode].append(flag)
+        state.flagged[flag.episode, list(flag.coalition)] = True
 
 
 def decide_problems(mechanism: LinkingMechanism, state: LinkingState, problems: IntArray) -> FloatArray:
@@ -338,8 +431,18 @@ def decide_problems(mechanism: LinkingMechanism, state: LinkingState, problems: 
 
 
 def step_over_time(mechanism: LinkingMechanism, state: LinkingState, announced: IntArray) -> FloatArray:
-    """One date of the mechanism operated over time: record, decide, return ``[B, n]`` discounted utilities."""
-    record_announcements(mechanism, state, announced)
+    """One date of the mechanism operated over time: record, decide, return ``[B, n]`` discounted utilities.
+
+    With policing, agents flagged by the cumulative test up to the previous date have their announcement made
+    by the mechanism (:func:`mechanism_announcements`); their own choice must still be admissible.
+    """
+    announced = np.asarray(announced, dtype=np.int64)
+    check_announcements(mechanism, state, announced)
+    if mechanism.policing is not None:
+        announced = _police_date(mechanism, state, announced)
+    _store_announcements(mechanism, state, announced)
+    if mechanism.policing is not None:
+        _update_police(mechanism, state)
     return decide_problems(mechanism, state, np.array([state.date - 1]))[:, 0, :]
 
 
@@ -378,4 +481,48 @@ def decide_all_at_once(
     check_full_announcements(mechanism, announcements)
     for k in range(mechanism.num_problems):
         record_announcements(mechanism, state, announcements[:, k])
+    return finish_all_at_once(mechanism, state)
+
+
+def finish_all_at_once(mechanism: LinkingMechanism, state: LinkingState) -> FloatArray:
+    """After all K announcements (all at once): police the whole vectors if configured, then decide all.
+
+    Returns:
+        ``[B, K, n]`` discounted realised utilities.
+    """
+    if state.date != mechanism.num_problems:
+        raise ValueError(f"{state.date} of {mechanism.num_problems} problems announced; announce all K first")
+    if mechanism.policing is not None:
+        _police_whole_vectors(mechanism, state)
     return decide_problems(mechanism, state, np.arange(mechanism.num_problems))
+
+
+def _police_whole_vectors(mechanism: LinkingMechanism, state: LinkingState) -> None:
+    """Appendix 1: replace flagged coalitions' whole vectors by random admissible ones, until no test fails."""
+    assert mechanism.policing is not None
+
+    def draw_message(agent: int, rng: np.random.Generator) -> IntArray:
+        return uniform_arrangement(mechanism.budgets[agent].quota, rng)
+
+    classes = announced_classes(mechanism, state.announced)
+    final, log = police_all_at_once(
+        classes, mechanism.quotas, mechanism.num_problems, mechanism.policing, draw_message, state.generators
+    )
+    for episode, flags in enumerate(log):
+        state.flag_log[episode].extend(flags)
+        for agent in sorted({j for flag in flags if not flag.stopped for j in flag.coalition}):
+            state.policed[episode, :, agent] = True
+    if state.policed.any():
+        state.announced = _replacement_types(mechanism, state, final)
+        rand = state.randomness
+        state.used = apply_mixing(mechanism, state.announced, rand.mixing_uniforms, rand.replacement_types)
+
+
+def _replacement_types(mechanism: LinkingMechanism, state: LinkingState, classes: IntArray) -> IntArray:
+    """Types for the replaced (policed) whole vectors: within each drawn class in proportion to ``P_i``."""
+    out = state.announced.copy()
+    for episode, agent in np.argwhere(state.policed[:, 0, :]):
+        rng = state.generators[episode]
+        column = classes[episode, :, agent]
+        out[episode, :, agent] = [_draw_type_in_class(mechanism, agent, int(c), rng) for c in column]
+    return out
