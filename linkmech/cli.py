@@ -15,7 +15,9 @@ from linkmech.agents.approximate_truth import (
     truthful_importance_action,
     truthful_ranking_action,
 )
+from linkmech.agents.base import STRATEGIES, Strategy, make_strategy, parse_value
 from linkmech.envs.linking_env import LinkingEnv, decisions_table
+from linkmech.evaluation.collusion import mean_ci
 from linkmech.evaluation.play import play_episode
 from linkmech.mechanisms.baselines import unlinked_baseline
 from linkmech.mechanisms.catalogue import tabular_voting
@@ -43,7 +45,64 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--episodes", type=int, default=200, help="episodes averaged in the utility summary (default 200)"
     )
+    commands.add_parser("strategies", help="list the registered strategies")
+    play = commands.add_parser(
+        "play", help="play seeded episodes with chosen strategies; utilities per problem"
+    )
+    play.add_argument("--env", default="LinkedVoting-v0", help="environment id or module name")
+    play.add_argument(
+        "--strategy",
+        action="append",
+        default=[],
+        help="NAME[:key=value,...] for every seat, or SEAT=NAME[:...] for one (repeatable; default approximate truth)",
+    )
+    play.add_argument("--option", action="append", default=[], help="env option key=value (repeatable)")
+    play.add_argument("--episodes", type=int, default=100, help="episodes (default 100)")
+    play.add_argument("--seed", type=int, default=0, help="first seed; episode e uses seed + e (default 0)")
     return parser
+
+
+def list_strategies() -> str:
+    """One line per registered strategy: name, parameters and the first line of its docstring."""
+    lines = []
+    for name in sorted(STRATEGIES):
+        cls = STRATEGIES[name]
+        summary = (cls.__doc__ or "").strip().splitlines()[0]
+        lines.append(f"{name:24s} {summary}")
+    return "\n".join(lines)
+
+
+def seat_strategies(agents: Sequence[str], specs: Sequence[str]) -> dict[str, Strategy]:
+    """Strategies per seat from ``NAME`` (all seats) and ``SEAT=NAME`` specs; approximate truth by default."""
+    chosen: dict[str, str] = dict.fromkeys(agents, "approximately_truthful")
+    for spec in specs:
+        seat, sep, name = spec.partition("=")
+        if sep and seat in agents:
+            chosen[seat] = name
+        elif sep and ":" not in seat:
+            raise ValueError(f"--strategy: got seat {seat!r}; seats are {list(agents)}")
+        else:
+            chosen = dict.fromkeys(agents, spec)
+    return {agent: make_strategy(spec) for agent, spec in chosen.items()}
+
+
+def run_play(env_name: str, specs: Sequence[str], options: Sequence[str], episodes: int, seed: int) -> str:
+    """Play ``episodes`` seeded episodes and report each seat's utility per problem with a 95% interval."""
+    kwargs: dict[str, Any] = {}
+    for option in options:
+        key, sep, value = option.partition("=")
+        if not sep:
+            raise ValueError(f"--option: got {option!r}; write key=value")
+        kwargs[key] = parse_value(value)
+    env = envs.make(env_name, **kwargs)
+    strategies = seat_strategies(env.possible_agents, specs)
+    totals = [play_episode(env, strategies, seed + e).totals for e in range(episodes)]
+    k = getattr(getattr(env, "options", None), "num_problems", getattr(env, "num_problems", 1))
+    lines = [f"{env_name}  {kwargs}  {episodes} episodes from seed {seed}"]
+    for agent in env.possible_agents:
+        mean, half = mean_ci([t[agent] / k for t in totals])
+        lines.append(f"  {agent}: {strategies[agent]!r:40s} utility per problem {mean:+.4f} +- {half:.4f}")
+    return "\n".join(lines)
 
 
 def list_envs() -> str:
@@ -152,6 +211,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "list":
             print(list_envs())
+        elif args.command == "strategies":
+            print(list_strategies())
+        elif args.command == "play":
+            print(run_play(args.env, args.strategy, args.option, args.episodes, args.seed))
         elif args.command == "demo":
             print(run_demo(args.env, args.num_problems, args.seed, args.episodes))
         else:

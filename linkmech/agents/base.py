@@ -152,14 +152,15 @@ def make_strategy(spec: str, **params: Any) -> Strategy:
             raise ValueError(
                 f"strategy parameters: got {item!r} in {spec!r}; write key=value pairs separated by commas"
             )
-        params.setdefault(key.strip(), _parse_value(value.strip()))
+        params.setdefault(key.strip(), parse_value(value.strip()))
     try:
         return STRATEGIES[name](**params)
     except TypeError as error:
         raise ValueError(f"strategy {name!r}: {error}") from error
 
 
-def _parse_value(text: str) -> Any:
+def parse_value(text: str) -> Any:
+    """A command-line value as bool (true/false), int, float, or the string itself."""
     lowered = text.lower()
     if lowered in ("true", "false"):
         return lowered == "true"
