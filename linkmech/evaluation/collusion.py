@@ -194,15 +194,18 @@ def secure_level_rows(
     opponents: Sequence[str],
     episodes: int,
     seed: int = 0,
+    **options: Any,
 ) -> list[Row]:
     """Approximate truth's utility per problem in seat 0 against each opponent strategy, vs K.
 
     Theorem 1 (3): approximate truth secures a level that converges to the target's ex ante utility whatever
-    the others do. Columns: opponent, K, utility per problem with its 95% interval, and the target.
+    the others do; with three or more agents that needs the policing of joint announcements (pass
+    ``policing=True`` in ``options``). Columns: opponent, K, utility per problem with its 95% interval, and
+    the target.
     """
     rows = []
     for k in problem_counts:
-        env = linkmech.make(env_name, num_agents=num_agents, num_problems=k)
+        env = linkmech.make(env_name, num_agents=num_agents, num_problems=k, **options)
         target = float(expected_utilities(env.problem, env.problem.target)[0])
         for opponent in opponents:
             values = []
@@ -214,6 +217,7 @@ def secure_level_rows(
             rows.append(
                 {
                     "env": env_name,
+                    "policing": bool(options.get("policing")),
                     "opponents": opponent,
                     "K": k,
                     "utility": mean,
