@@ -42,19 +42,23 @@ NOTES = """
   moving one 1 into the last third costs more there (it pays 3/4 or 3/8) than it saves in the first part
   (its share 3/(4m)); approximate truth loses more.
 - **With policing** the coalition is detected in every episode all at once (by pairs at K = 30, by single
-  members from K = 60), and over time from K = 60, when the threshold 2 / log(k + 1) has fallen below the
-  gaps the coalition opens. The members' announcements are then made by the mechanism, the built fraction
+  members from K = 60), and over time from K = 60 (at K = 30 the cumulative test, which waits for 10
+  announcements of a class and a threshold 2 / log(k + 1) below the coalition's gaps, never fires). The members' announcements are then made by the mechanism, the built fraction
   and agent 0's cost share return toward the truthful levels, and the members' gain over approximate truth
   goes to 0 (over time it shrinks with K because detection takes a few dozen dates).
-- **False positives**: with every agent approximately truthful the share of announcements the mechanism
-  replaces is 0 to five decimals at every K measured; flagged episodes are rare (a flag may be raised on a
-  date without changing anything, when the cumulative test passes again before the next date).
-- **Secure level**: approximate truth (myopic forced lies) in seat 0 approaches the target utility per
-  problem as K grows against every opponent in linked voting (two agents: budgets alone suffice). With
-  three agents, two front-loaders announce value 1 together on the same early problems: their joint
-  announcements are far from independent although each respects its budget, and without policing they
-  hold agent 0 below the target at every K. With policing that joint pattern is detected and the secure
-  level returns: this is why Theorem 1 needs the joint test for n >= 3.
+- **False positives**: with every agent approximately truthful, nothing is flagged all at once at any K
+  measured. Over time a few episodes see a flag (the cumulative test is noisy on the first dates), but the
+  share of announcements the mechanism replaces falls toward 0 as K grows (about 1e-3 at K = 60, 1e-4 at
+  K = 960): footnote 35 asks exactly that the frequency of failing periods vanish.
+- **Secure level**: in linked voting (two agents: budgets alone suffice) approximate truth (myopic forced
+  lies) in seat 0 approaches the target 7/16 against every opponent (about 0.41 to 0.42 at K = 512). With
+  three agents, two front-loaders announce value 1 together on the same early problems: each respects its
+  budget but their joint announcements are far from independent, and without policing they hold agent 0
+  near 0.38 at every K (target 0.426). The all-at-once test of Appendix 1 catches that pattern and restores
+  the secure level. Over time, footnote 35's cumulative test recovers only part of it at these K: its
+  threshold 2 / log(k + 1) is still 0.31 at k = 576, so a persistent joint deviation below it goes
+  unpoliced; a smaller `time_scale` recovers more at the price of more false flags (measured once with
+  `PolicingConfig(time_scale=1.0)`, 40 episodes: 0.397 at K = 144 and 0.402 at K = 576).
 
 ## What the test costs and what a bound misses
 
@@ -87,26 +91,36 @@ def main() -> int:
         f"Unilateral deviations from Example 4 (no policing; {4 * args.episodes} paired episodes)",
         deviation_rows(7, 60, 4 * args.episodes),
     )
-    section(
-        "False positives, all approximately truthful, over time",
-        false_positive_rows(7, [30, 120, 480], args.episodes, "over_time"),
-    )
-    section(
-        "False positives, all approximately truthful, all at once",
-        false_positive_rows(7, [30, 120, 480], args.episodes, "all_at_once"),
-    )
+    for form in ("over_time", "all_at_once"):
+        section(
+            f"False positives, all approximately truthful, {form.replace('_', ' ')}",
+            false_positive_rows(7, [60, 240, 960], args.episodes, form),
+            digits=5,
+        )
     section(
         "Secure level: approximate truth in seat 0, linked voting (n = 2)",
         secure_level_rows(
-            "linked_voting_v0", 2, [8, 32, 128], ["random", "front_loading", "lagged_truth"], args.episodes
+            "linked_voting_v0",
+            2,
+            [8, 32, 128, 512],
+            ["random", "front_loading", "lagged_truth"],
+            args.episodes,
         ),
     )
-    section(
-        "Secure level: approximate truth in seat 0, linked public goods (n = 3)",
-        secure_level_rows(
-            "linked_public_goods_v0", 3, [9, 36, 144], ["random", "front_loading"], args.episodes
-        ),
-    )
+    for form in ("over_time", "all_at_once"):
+        for policing in (False, True):
+            section(
+                f"Secure level: approximate truth in seat 0, linked public goods (n = 3), {form.replace('_', ' ')}",
+                secure_level_rows(
+                    "linked_public_goods_v0",
+                    3,
+                    [9, 36, 144, 576],
+                    ["random", "front_loading"],
+                    args.episodes,
+                    form=form,
+                    policing=policing or None,
+                ),
+            )
     cost_rows = []
     for n in (3, 7, 10):
         for size in (1, 2, 3):
