@@ -59,6 +59,9 @@ NOTES = """
   threshold 2 / log(k + 1) is still 0.31 at k = 576, so a persistent joint deviation below it goes
   unpoliced; a smaller `time_scale` recovers more at the price of more false flags (measured once with
   `PolicingConfig(time_scale=1.0)`, 40 episodes: 0.397 at K = 144 and 0.402 at K = 576).
+  The "random" opponents (uniform among admissible types at each date) leave a small gap too (about
+  0.007 at K = 576): their marginals drift over the dates in the same way for both, so their joint
+  frequency differs slightly from P x P, a deviation too small for either test at these K.
 
 ## What the test costs and what a bound misses
 
