@@ -118,6 +118,8 @@ def demo_env(entry: envs.EnvEntry, num_problems: int, seed: int, episodes: int =
         kwargs["problem"] = tabular_voting()
     if entry.module == "importance_vote_v0":
         return _demo_importance(envs.make(entry.id), seed)
+    if entry.module == "resource_allocation_v0":
+        return _demo_allocation(seed)
     if entry.module == "ranked_voting_v0":
         return _demo_ranked(envs.make(entry.id, num_problems=num_problems, form="all_at_once"), seed)
     env = envs.make(entry.id, num_problems=num_problems, **kwargs)
@@ -189,6 +191,29 @@ def _demo_importance(env: Any, seed: int) -> str:
     return "\n".join(lines)
 
 
+def _demo_allocation(seed: int) -> str:
+    lines = []
+    for mechanism in ("unlinked", "linked"):
+        env = envs.make("resource_allocation_v0", num_agents=4, num_dates=8, mechanism=mechanism)
+        observations, _ = env.reset(seed=seed)
+        infos: dict[str, Any] = {}
+        while env.agents:
+            truth = {a: np.array([observations[a][1]], dtype=np.float32) for a in env.agents}
+            observations, _, _, _, infos = env.step(truth)
+        surplus = infos["agent_0"]["total_surplus"]
+        cost = infos["agent_0"]["cost"]
+        transfers = "  ".join(f"{infos[a]['transfer']:.3f}" for a in env.possible_agents)
+        lines.append(
+            f"{mechanism:8s} VCG, truthful reports: surplus {surplus:.3f}, transfers {transfers}, "
+            f"cost {cost:.3f}, cost/surplus {cost / surplus:.3f}"
+        )
+    radius = env.omega_star.radius
+    lines.append(
+        f"(N = 4, T = 8, iid uniform endowments on [0, 2]; Omega* leave-one-out radius x = {radius:.3f})"
+    )
+    return "\n".join(lines)
+
+
 def run_demo(names: Sequence[str] | None, num_problems: int, seed: int, episodes: int = 200) -> str:
     """The demo text for the chosen environments (all by default)."""
     if episodes < 1:
@@ -198,7 +223,9 @@ def run_demo(names: Sequence[str] | None, num_problems: int, seed: int, episodes
     entries = [envs.find(n) for n in names] if names else list(envs.ENVIRONMENTS)
     parts = []
     for entry in entries:
-        size = "" if entry.module == "importance_vote_v0" else f"K={num_problems}, "
+        size = (
+            "" if entry.module in ("importance_vote_v0", "resource_allocation_v0") else f"K={num_problems}, "
+        )
         parts.append(f"=== {entry.id}: {entry.summary} ({size}seed={seed})")
         parts.append(demo_env(entry, num_problems, seed, episodes))
     return "\n\n".join(parts)

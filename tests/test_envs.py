@@ -65,6 +65,7 @@ def test_registry_lists_the_expected_environments():
             "LinkedProblem",
             "RankedVoting",
             "ImportanceVote",
+            "ResourceAllocation",
         )
     )
     assert ids == expected, f"registered ids {ids}, expected {expected}"
@@ -136,6 +137,13 @@ def variant_cases() -> list[Any]:
         kwargs = {"process": process, "correlation": correlation, "rule": rule}
         case_id = f"ImportanceVote-{process}{'' if correlation is None else correlation}-{rule}"
         cases.append(pytest.param("linkmech/ImportanceVote-v0", kwargs, id=case_id))
+    for mechanism, member, project, discount in itertools.product(
+        ("linked", "unlinked"), ("iid_uniform", "iid_skewed", "shift_correlated"), ("exp", "log"), (1.0, 0.9)
+    ):
+        kwargs = {"num_agents": 3, "num_dates": 4, "mechanism": mechanism, "member": member}
+        kwargs.update(project=project, discount=discount)
+        case_id = f"ResourceAllocation-{mechanism}-{member}-{project}-d={discount:g}"
+        cases.append(pytest.param("linkmech/ResourceAllocation-v0", kwargs, id=case_id))
     return cases
 
 

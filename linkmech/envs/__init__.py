@@ -58,6 +58,11 @@ ENVIRONMENTS: tuple[EnvEntry, ...] = (
     EnvEntry(
         "linkmech/ImportanceVote-v0", "importance_vote_v0", "Appendix 3: two votes and which matters more"
     ),
+    EnvEntry(
+        "linkmech/ResourceAllocation-v0",
+        "resource_allocation_v0",
+        "Zhu (2022): repeated resource allocation, unlinked or linked VCG over Omega*",
+    ),
 )
 """Every environment linkmech registers."""
 

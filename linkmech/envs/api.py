@@ -108,13 +108,13 @@ def reseed(current: np.random.Generator | None, seed: int | None) -> np.random.G
 class SharedSpacesEnv(ParallelEnv):  # type: ignore[misc]
     """Base of parallel envs whose agents all have one observation space and one action space."""
 
-    _observation_space: spaces.Dict
-    _action_space: spaces.Discrete
+    _observation_space: spaces.Space[Any]
+    _action_space: spaces.Space[Any]
 
-    def observation_space(self, agent: str) -> spaces.Dict:
+    def observation_space(self, agent: str) -> spaces.Space[Any]:
         """The observation space shared by every agent (the same object every call)."""
         return self._observation_space
 
-    def action_space(self, agent: str) -> spaces.Discrete:
+    def action_space(self, agent: str) -> spaces.Space[Any]:
         """The action space shared by every agent (the same object every call)."""
         return self._action_space

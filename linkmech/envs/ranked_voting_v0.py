@@ -117,7 +117,7 @@ class RankedVotingEnv(SharedSpacesEnv):
         episode = self._episode()
         if agent not in self.agents:
             raise ValueError(f"agent: got {agent!r}; live agents are {self.agents}")
-        value = as_discrete_action(action, agent, int(self._action_space.n))
+        value = as_discrete_action(action, agent, 2 * self.num_problems)
         rank = value % self.num_problems + 1
         i = self.possible_agents.index(agent)
         if rank in episode.ranks[:, i]:
