@@ -15,7 +15,8 @@ Register a strategy with :func:`register`; build one by name with :func:`make_st
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
@@ -37,6 +38,8 @@ class Seat:
         mechanism: the linking mechanism (K, budgets, discount) or None for envs without budgets.
         form: ``"over_time"`` or ``"all_at_once"``.
         participation: None, ``"whole"`` or ``"per_problem"``.
+        context: other public facts the env discloses through ``public_context()`` (e.g. Omega*, the
+            resource and the agent's own endowment law in the resource-allocation env).
     """
 
     agent: str
@@ -47,6 +50,7 @@ class Seat:
     mechanism: LinkingMechanism | None = None
     form: str = "over_time"
     participation: str | None = None
+    context: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Any, agent: str) -> Seat:
@@ -58,11 +62,12 @@ class Seat:
             agent=agent,
             index=base.possible_agents.index(agent),
             fields=fields,
-            num_actions=int(base.action_space(agent).n),
+            num_actions=int(getattr(base.action_space(agent), "n", 0)),
             problem=getattr(base, "problem", None),
             mechanism=getattr(base, "mechanism", None),
             form=getattr(options, "form", "over_time"),
             participation=getattr(options, "participation", None),
+            context=base.public_context() if hasattr(base, "public_context") else {},
         )
 
     def field(self, observation: np.ndarray, name: str) -> np.ndarray:
@@ -102,8 +107,8 @@ class Strategy(ABC):
         self.rng = rng
 
     @abstractmethod
-    def act(self, observation: np.ndarray, action_mask: np.ndarray) -> int:
-        """The action for one observation vector and its int8 action mask."""
+    def act(self, observation: np.ndarray, action_mask: np.ndarray) -> Any:
+        """The action for one observation vector and its int8 action mask (empty for Box actions)."""
 
     def _ready(self) -> tuple[Seat, np.random.Generator]:
         if self.seat is None or self.rng is None:

@@ -154,6 +154,22 @@ class ResourceAllocationEnv(SharedSpacesEnv):
             start += size
         return out
 
+    def public_context(self) -> dict[str, Any]:
+        """What every agent may know: Omega*, the design, the resource, f, beta, T, the mechanism and the law.
+
+        Each agent knows its own marginal of the endowment law (Zhu's Section 2.1).
+        """
+        return {
+            "omega_star": self.omega_star,
+            "design": self.design,
+            "resource": self.resource,
+            "project": self.project,
+            "discount": self.discount,
+            "num_dates": self.num_dates,
+            "mechanism": self.mechanism,
+            "member": self.member,
+        }
+
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
         """Draw the endowments of a new episode from the credal member, using the env's generator."""
         self._rng = reseed(self._rng, seed)

@@ -39,6 +39,13 @@ def seat_generators(seed: int | None, agents: list[str]) -> tuple[int, dict[str,
     return env_seed, {agent: np.random.default_rng(child) for agent, child in zip(agents, children)}
 
 
+def _split(observation: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(vector, mask) from a masked Dict observation, or (vector, empty mask) from a plain Box observation."""
+    if isinstance(observation, dict):
+        return observation["observation"], observation["action_mask"]
+    return np.asarray(observation), np.zeros(0, dtype=np.int8)
+
+
 def play_episode(
     env: Any, strategies: Mapping[str, Strategy], seed: int | None = None, keep_infos: bool = False
 ) -> EpisodeResult:
