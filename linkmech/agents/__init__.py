@@ -12,6 +12,7 @@ from linkmech.agents.coalition import (
     example4_plan,
     example4_profile,
 )
+from linkmech.agents.reporting import Misreport, Reasonable, TruthfulReport
 from linkmech.agents.simple import FrontLoader, LaggedTruth, RandomAdmissible, Truthful, TypeRelabel
 from linkmech.agents.skimmer import Skimmer
 
@@ -22,12 +23,15 @@ __all__ = [
     "FrontLoader",
     "JointPlan",
     "LaggedTruth",
+    "Misreport",
     "PlanFollower",
     "RandomAdmissible",
+    "Reasonable",
     "Seat",
     "Skimmer",
     "Strategy",
     "Truthful",
+    "TruthfulReport",
     "TypeRelabel",
     "example4_plan",
     "example4_profile",

@@ -71,10 +71,7 @@ def play_episode(
     kept: list[dict[str, Any]] = []
     steps = 0
     while env.agents:
-        actions = {
-            a: strategies[a].act(observations[a]["observation"], observations[a]["action_mask"])
-            for a in env.agents
-        }
+        actions = {a: strategies[a].act(*_split(observations[a])) for a in env.agents}
         observations, rewards, _, _, infos = env.step(actions)
         steps += 1
         for agent, reward in rewards.items():

@@ -81,19 +81,26 @@ def check_project_type(project: ProjectType, grid: FloatArray = CONCAVITY_GRID) 
         raise ValueError(f"project type {project.name!r}: the derivative does not match f on the test grid")
 
 
-EXPONENTIAL = ProjectType(
-    "1-exp(-y)",
-    lambda y: -np.expm1(-np.asarray(y, dtype=np.float64)),
-    lambda y: np.exp(-np.asarray(y, dtype=np.float64)),
-    2.0,
-)
+def _exp_f(y: FloatArray) -> FloatArray:
+    return -np.expm1(-np.asarray(y, dtype=np.float64))
+
+
+def _exp_slope(y: FloatArray) -> FloatArray:
+    return np.exp(-np.asarray(y, dtype=np.float64))
+
+
+def _log_f(y: FloatArray) -> FloatArray:
+    return np.log1p(np.asarray(y, dtype=np.float64))
+
+
+def _log_slope(y: FloatArray) -> FloatArray:
+    return 1.0 / (1.0 + np.asarray(y, dtype=np.float64))
+
+
+EXPONENTIAL = ProjectType("1-exp(-y)", _exp_f, _exp_slope, 2.0)
 """f(y) = 1 - exp(-y); f'(0) = 1."""
 
-LOG = ProjectType(
-    "log(1+y)",
-    lambda y: np.log1p(np.asarray(y, dtype=np.float64)),
-    lambda y: 1.0 / (1.0 + np.asarray(y, dtype=np.float64)),
-)
+LOG = ProjectType("log(1+y)", _log_f, _log_slope)
 """f(y) = log(1 + y); f'(0) = 1."""
 
 PROJECT_TYPES = {"exp": EXPONENTIAL, "log": LOG}

@@ -277,6 +277,7 @@ def _bracketed_root(
     atol: FloatArray,
     extras: tuple[tuple[FloatArray, ...], tuple[FloatArray, ...]] | None = None,
     rtol: float = 2.0 * _EPS,
+    stop: Callable[[IntArray, tuple[FloatArray, ...], tuple[FloatArray, ...]], BoolArray] | None = None,
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, tuple[FloatArray, ...], tuple[FloatArray, ...]]:
     """Shrink brackets [lo, hi] of nondecreasing functions (row-wise) with f_lo <= 0 <= f_hi (ITP method).
 
@@ -286,7 +287,8 @@ def _bracketed_root(
     the regula falsi estimate, truncated towards the midpoint and projected into a shrinking ball around it,
     so a row never needs more than one step beyond bisection's count, and the bracket (not only the estimate)
     shrinks superlinearly where the function is smooth. Rows stop when the width is <= 2 (atol + rtol |end|)
-    or a value is exactly 0 (then both ends are that point). Returns (lo, hi, f_lo, f_hi, extras_lo, extras_hi).
+    or a value is exactly 0 (then both ends are that point), or when ``stop(idx, ends_lo, ends_hi)`` (given the
+    rows' end extras) says so. Returns (lo, hi, f_lo, f_hi, extras_lo, extras_hi).
     """
     a, b = np.array(lo, dtype=np.float64), np.array(hi, dtype=np.float64)
     fa, fb = np.array(f_lo, dtype=np.float64), np.array(f_hi, dtype=np.float64)
@@ -298,6 +300,9 @@ def _bracketed_root(
     n_max = np.ceil(np.log2(np.maximum(width0 / (2 * eps), 1.0))) + 1.0
     step = np.zeros_like(a)
     active = (fa < 0) & (fb > 0) & (b - a > 2 * eps)
+    if stop is not None and np.any(active):
+        first = np.flatnonzero(active)
+        active[first] = ~stop(first, tuple(e[first] for e in ext_a), tuple(e[first] for e in ext_b))
     while True:
         idx = np.flatnonzero(active)
         if idx.size == 0:
@@ -324,6 +329,8 @@ def _bracketed_root(
             store[ib] = source[left]
         step[idx] += 1
         done = (fz == 0) | (b[idx] - a[idx] <= 2 * eps[idx]) | (step[idx] > n_max[idx] + 64)
+        if stop is not None:
+            done |= stop(idx, tuple(e[idx] for e in ext_a), tuple(e[idx] for e in ext_b))
         active[idx] = ~done
     return a, b, fa, fb, tuple(ext_a), tuple(ext_b)
 
@@ -486,7 +493,7 @@ def _solve(curves: _Curves, rows: _Rows, fixed_sum: bool) -> _Solution:
     floor_lo = np.where(feasible, floor_lo, 0.0)
     floor_hi = np.where(feasible, floor_hi, 0.0)
     convex_low = np.maximum(a, tau)
-    m_scale = np.abs(big_a) + np.where(np.isfinite(big_d), big_d, 0.0) + np.abs(floor_lo) + np.abs(floor_hi)
+    m_scale = np.abs(big_a) / max(a.shape[1] - 1, 1) + np.abs(floor_hi)  # the dates' natural scale, ~ c + x
 
     has_flat = np.any(tau > a, axis=1)
 
@@ -506,11 +513,25 @@ def _solve(curves: _Curves, rows: _Rows, fixed_sum: bool) -> _Solution:
         return np.where(lam2 <= 0, bi, np.where(lam2 >= si, ai, np.where(positive, inner, bi)))
 
     def floor_for(
-        lam: FloatArray, big_x: FloatArray, idx: IntArray, warm: tuple[FloatArray, FloatArray] | None
-    ) -> FloatArray:
-        """m(lambda): root of psi (module docstring, section 3), searched in the warm bracket when given."""
+        lam: FloatArray,
+        big_x: FloatArray,
+        idx: IntArray,
+        warm: tuple[FloatArray, FloatArray] | None,
+        exact: bool,
+    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """m(lambda), the root of psi (module docstring, section 3), with a bracket [mL, mU] of it and the
+        residual R(m) = sum_t clip(X_t, box(m)) - A - m at the returned m.
+
+        ``warm``: a bracket known to contain m(lambda) (m is nonincreasing in lambda). Unless ``exact``, the
+        search stops as soon as the SIGN of R(m(lambda)) is certain: R has slope in [-1, T - 1], so
+        R(mL) > mU - mL proves R(m) > 0 on [mL, mU] and R(mU) < -(mU - mL) proves R(m) < 0.
+        """
+        big_a_i = big_a[idx]
+        a_i, b_i = a[idx], b[idx]
         if fixed_sum:
-            return floor_lo[idx]
+            m = floor_lo[idx]
+            r = np.minimum(np.maximum(big_x, a_i), b_i).sum(axis=1) - big_a_i - m
+            return m, m, m, r
         d_i = big_d[idx][:, None]
 
         def psi(m: FloatArray, j: IntArray, _: object = None) -> tuple[FloatArray, tuple[FloatArray, ...]]:
@@ -520,55 +541,88 @@ def _solve(curves: _Curves, rows: _Rows, fixed_sum: bool) -> _Solution:
             dj = d_i[j]
             low = m2d > xj
             high = (m2d + dj) < xj
-            z = np.maximum(m2d + dj * high, a[rows_j])  # m where floor-clipped, m + D where capped
+            z = np.maximum(m2d + dj * high, a_i[j])  # m where floor-clipped, m + D where capped
             term = lam[j][:, None] - tilde_slope(z, rows_j)
             term *= low | high
             value = term.sum(axis=1) - lam[j]
             noise = 16 * _EPS * (np.abs(term).sum(axis=1) + lam[j])
-            return np.where(np.abs(value) <= noise, 0.0, value), ()
+            clipped = np.minimum(np.maximum(xj, np.maximum(a_i[j], m2d)), np.minimum(b_i[j], m2d + dj))
+            residual = clipped.sum(axis=1) - big_a_i[j] - m
+            return np.where(np.abs(value) <= noise, 0.0, value), (residual,)
+
+        def decided(j: IntArray, lo_end: tuple[FloatArray, ...], hi_end: tuple[FloatArray, ...]) -> BoolArray:
+            width = 1.0 + 1e-12
+            return (lo_end[0] > width * (hi_cur[j] - lo_cur[j])) | (
+                hi_end[0] < -width * (hi_cur[j] - lo_cur[j])
+            )
 
         every = np.arange(idx.size)
         full_lo, full_hi = floor_lo[idx], floor_hi[idx]
         lo_m, hi_m = full_lo.copy(), full_hi.copy()
         if warm is not None:
-            # m(lambda) is nonincreasing in lambda, so it lies between the floors found at the bracket's ends
             pad = 4 * _M_TOL * m_scale[idx]
             lo_m = np.clip(np.minimum(warm[0], warm[1]) - pad, full_lo, full_hi)
             hi_m = np.clip(np.maximum(warm[0], warm[1]) + pad, full_lo, full_hi)
-        p_lo, _ = psi(lo_m, every)
-        p_hi, _ = psi(hi_m, every)
+        p_lo, (r_lo,) = psi(lo_m, every)
+        p_hi, (r_hi,) = psi(hi_m, every)
         redo = ((p_lo > 0) & (lo_m > full_lo)) | ((p_hi < 0) & (hi_m < full_hi))
         if np.any(redo):  # the warm bracket missed (rounding): use the full range for those rows
             lo_m[redo], hi_m[redo] = full_lo[redo], full_hi[redo]
             sel = np.flatnonzero(redo)
-            p_lo[sel], _ = psi(lo_m[sel], sel)
-            p_hi[sel], _ = psi(hi_m[sel], sel)
-        out = np.where(p_lo >= 0, lo_m, hi_m)
+            p_lo[sel], (r_lo[sel],) = psi(lo_m[sel], sel)
+            p_hi[sel], (r_hi[sel],) = psi(hi_m[sel], sel)
+        at_lo = p_lo >= 0
+        m = np.where(at_lo, lo_m, hi_m)
+        r = np.where(at_lo, r_lo, r_hi)
+        m_low, m_high = m.copy(), m.copy()
         inside = (p_lo < 0) & (p_hi > 0)
         if np.any(inside):
             sel = np.flatnonzero(inside)
+            # the bracket as it shrinks, for the sign test (updated through the extras)
+            lo_cur, hi_cur = lo_m[sel].copy(), hi_m[sel].copy()
 
-            def sub(m: FloatArray, j: IntArray, _: object) -> tuple[FloatArray, tuple[FloatArray, ...]]:
-                return psi(m, sel[j])
+            def sub(mm: FloatArray, j: IntArray, _: object) -> tuple[FloatArray, tuple[FloatArray, ...]]:
+                value, (res,) = psi(mm, sel[j])
+                return value, (res, mm)
 
-            ra, rb, fa_, fb_, _, _ = _bracketed_root(
-                sub, lo_m[sel], hi_m[sel], p_lo[sel], p_hi[sel], atol=_M_TOL * m_scale[idx][sel], rtol=0.0
+            def track(
+                j: IntArray, lo_end: tuple[FloatArray, ...], hi_end: tuple[FloatArray, ...]
+            ) -> BoolArray:
+                lo_cur[j], hi_cur[j] = lo_end[1], hi_end[1]
+                return decided(j, lo_end, hi_end)
+
+            ra, rb, fa_, fb_, (res_a, _), (res_b, _) = _bracketed_root(
+                sub,
+                lo_m[sel],
+                hi_m[sel],
+                p_lo[sel],
+                p_hi[sel],
+                atol=_M_TOL * m_scale[idx][sel],
+                rtol=0.0,
+                extras=((r_lo[sel], lo_m[sel]), (r_hi[sel], hi_m[sel])),
+                stop=None if exact else track,
             )
-            out[sel] = _secant_point(ra, rb, fa_, fb_)
-        return out
+            point = _secant_point(ra, rb, fa_, fb_)
+            known = (
+                np.zeros(sel.size, dtype=bool) if exact else decided(np.arange(sel.size), (res_a,), (res_b,))
+            )
+            # a decided row keeps the end whose residual proves the sign (same sign as at every bracket point)
+            point = np.where(known & (res_a > 0), ra, np.where(known, rb, point))
+            m[sel], m_low[sel], m_high[sel] = point, ra, rb
+            r[sel] = np.nan  # recomputed below at the chosen point
+        return m, m_low, m_high, r
 
     def evaluate(
-        lam: FloatArray, idx: IntArray, warm: tuple[FloatArray, FloatArray] | None = None
+        lam: FloatArray, idx: IntArray, warm: tuple[FloatArray, FloatArray] | None = None, exact: bool = False
     ) -> tuple[FloatArray, tuple[FloatArray, ...]]:
         big_x = best_response(lam, idx)
-        m = floor_for(lam, big_x, idx, warm)
+        m, m_low, m_high, _ = floor_for(lam, big_x, idx, warm, exact)
         lower = np.maximum(a[idx], m[:, None])
         upper = np.minimum(b[idx], m[:, None] + big_d[idx][:, None])
         x = np.minimum(np.maximum(big_x, lower), upper)
-        total = x.sum(axis=1)
-        residual = total - big_a[idx] - m
+        residual = x.sum(axis=1) - big_a[idx] - m
         noise = 16 * _EPS * (np.abs(x).sum(axis=1) + np.abs(big_a[idx]) + np.abs(m))
-        return np.where(np.abs(residual) <= noise, 0.0, -residual), (x, m)
+        return np.where(np.abs(residual) <= noise, 0.0, -residual), (x, m, m_low, m_high)
 
     every = np.flatnonzero(feasible)
     x_out = np.full(a.shape, np.nan)
@@ -580,25 +634,23 @@ def _solve(curves: _Curves, rows: _Rows, fixed_sum: bool) -> _Solution:
         top = np.where(a < tau, s, curves.slope(a, big_w, c)).max(axis=1)[every]
         lam_hi = np.where(top > 0, top * (1 + 1e-9) + 1e-300, 1.0)
         lam_lo = np.zeros_like(lam_hi)
-        f_lo, (x_lo, m_lo) = evaluate(lam_lo, every)
-        f_hi, (x_hi, m_hi) = evaluate(lam_hi, every)
+        f_lo, ext_lo = evaluate(lam_lo, every)
+        f_hi, ext_hi = evaluate(lam_hi, every)
         f_lo, f_hi = np.minimum(f_lo, 0.0), np.maximum(f_hi, 0.0)  # rounding
 
         def fun(
             lam: FloatArray, j: IntArray, ends: tuple[tuple[FloatArray, ...], tuple[FloatArray, ...]]
         ) -> tuple[FloatArray, tuple[FloatArray, ...]]:
-            return evaluate(lam, every[j], (ends[0][1], ends[1][1]))
+            # m(lambda) in [mL(lambda_b), mU(lambda_a)]: lambda_a < lambda < lambda_b and m is nonincreasing
+            return evaluate(lam, every[j], (ends[1][2], ends[0][3]))
 
-        la, lb, fa, fb, (xa, ma), (xb, mb) = _bracketed_root(
-            fun,
-            lam_lo,
-            lam_hi,
-            f_lo,
-            f_hi,
-            atol=_LAMBDA_TOL * lam_hi,
-            rtol=0.0,
-            extras=((x_lo, m_lo), (x_hi, m_hi)),
+        la, lb, fa, fb, ext_a, ext_b = _bracketed_root(
+            fun, lam_lo, lam_hi, f_lo, f_hi, atol=_LAMBDA_TOL * lam_hi, rtol=0.0, extras=(ext_lo, ext_hi)
         )
+        # the ends' floors may be sign-only approximations: solve them exactly (warm: their own brackets)
+        fa_new, (xa, ma, _, _) = evaluate(la, every, (ext_a[2], ext_a[3]), exact=True)
+        fb_new, (xb, mb, _, _) = evaluate(lb, every, (ext_b[2], ext_b[3]), exact=True)
+        fa, fb = np.minimum(fa_new, 0.0), np.maximum(fb_new, 0.0)
         # fa = -r_a <= 0 <= fb = -r_b; theta r_a + (1 - theta) r_b = 0
         with np.errstate(divide="ignore", invalid="ignore"):
             theta = np.where(fb - fa > 0, fb / (fb - fa), 1.0)
