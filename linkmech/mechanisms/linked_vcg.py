@@ -603,6 +603,14 @@ def _solve(curves: _Curves, rows: _Rows, fixed_sum: bool) -> _Solution:
                 stop=None if exact else track,
             )
             point = _secant_point(ra, rb, fa_, fb_)
+            # psi jumps only where m meets a date's static bound (m = a_t, or m + D = b_t): a root inside a
+            # converged bracket containing such a point IS that point (psi is continuous elsewhere)
+            a_s, b_s = a_i[sel], b_i[sel] - d_i[sel]
+            ra2, rb2 = ra[:, None], rb[:, None]
+            jump_a = np.where((a_s > ra2) & (a_s <= rb2), a_s, -np.inf).max(axis=1)
+            jump_b = np.where((b_s >= ra2) & (b_s < rb2), b_s, -np.inf).max(axis=1)
+            jump = np.maximum(jump_a, jump_b)
+            point = np.where(np.isfinite(jump), jump, point)
             known = (
                 np.zeros(sel.size, dtype=bool) if exact else decided(np.arange(sel.size), (res_a,), (res_b,))
             )
