@@ -136,8 +136,8 @@ MAX_NODES = 200_000
 
 _EPS = float(np.finfo(np.float64).eps)
 _EXP_G_MAX = 4.0 * np.exp(-2.0)  # max of y^2 e^-y, at y = 2
-_LAMBDA_TOL = 1e-10  # bracket width of the multiplier, relative to its largest possible value
-_M_TOL = 1e-10  # bracket width of the floor m, relative to |A| + D + |m range|
+_LAMBDA_TOL = 1e-7  # bracket width of the multiplier, relative to its largest possible value
+_M_TOL = 1e-7  # bracket width of the floor m, relative to |A| + D + |m range|
 
 
 class LinkedMinimum(NamedTuple):
@@ -185,8 +185,9 @@ class _Curves:
         self.kind = "log" if project is LOG else "exp" if project is EXPONENTIAL else "generic"
 
     def intensity(self, z: FloatArray, big_w: FloatArray) -> FloatArray:
-        """Q / (z + W); totals below q * 1e-150 are raised to it (only where c = 0 or masked out later), so the
-        result stays finite and y^2 cannot overflow.
+        """Q / (z + W), finite: totals below q * 1e-150 are raised to it.
+
+        Only where c = 0 or masked out later, so the result stays finite and y^2 cannot overflow.
         """
         total = np.add(z, big_w)
         np.maximum(total, self.q * 1e-150 + 1e-300, out=total)
@@ -211,6 +212,54 @@ class _Curves:
         np.multiply(y, fp, out=y)
         np.multiply(y, c, out=y)
         return np.divide(y, self.q, out=y)
+
+    def big_g_prime(self, y: FloatArray) -> FloatArray:
+        """G'(y) = 2 y f'(y) + y^2 f''(y) (closed forms for the built-ins, a central difference otherwise)."""
+        if self.kind == "log":
+            return y * (y + 2.0) / ((1.0 + y) * (1.0 + y))
+        if self.kind == "exp":
+            return (2.0 * y - y * y) * np.exp(-y)
+        h = 1e-6 * np.maximum(y, 1e-3)
+        return (self.big_g(y + h) - self.big_g(np.maximum(y - h, 0.0))) / (y + h - np.maximum(y - h, 0.0))
+
+    def slope_and_curvature(
+        self, z: FloatArray, big_w: FloatArray, scale: FloatArray, curvature: bool = True
+    ) -> tuple[FloatArray, FloatArray | None]:
+        """The pair (g(z), -g'(z)) from ``scale = c / q``.
+
+        g = scale G(y), -g' = (scale / q) y^2 G'(y) (>= 0 on the convex branch); the second is None unless
+        ``curvature``. Fused formulas for the built-ins.
+        """
+        y = self.intensity(z, big_w)
+        y2 = y * y
+        if self.kind == "log":
+            fp = np.divide(1.0, y + 1.0)  # f' = 1 / (1 + y); G' = 1 - f'^2
+            g = y2 * fp
+            g *= scale
+            if not curvature:
+                return g, None
+            fp *= fp
+            np.subtract(1.0, fp, out=fp)
+            fp *= y2
+            fp *= scale
+            fp /= self.q
+            return g, fp
+        if self.kind == "exp":
+            e = np.exp(-y)  # G = y^2 e^-y; G' = 2 y e^-y - G
+            g0 = y2 * e
+            g = g0 * scale
+            if not curvature:
+                return g, None
+            e *= 2.0 * y
+            e -= g0
+            e *= y2
+            e *= scale
+            e /= self.q
+            return g, e
+        g = y2 * np.asarray(self.project.derivative(y), dtype=np.float64) * scale
+        if not curvature:
+            return g, None
+        return g, y2 * self.big_g_prime(y) * (scale / self.q)
 
     def kappa(self, big_w: FloatArray) -> FloatArray:
         """Inflection point: F is convex for z >= kappa (y <= y*)."""
@@ -333,6 +382,79 @@ def _bracketed_root(
             done |= stop(idx, tuple(e[idx] for e in ext_a), tuple(e[idx] for e in ext_b))
         active[idx] = ~done
     return a, b, fa, fb, tuple(ext_a), tuple(ext_b)
+
+
+_NewtonFun = Callable[
+    [FloatArray, IntArray, tuple[tuple[FloatArray, ...], tuple[FloatArray, ...]]],
+    tuple[FloatArray, FloatArray, tuple[FloatArray, ...]],
+]
+
+
+def _newton_root(
+    fun: _NewtonFun,
+    lo: FloatArray,
+    hi: FloatArray,
+    f_lo: FloatArray,
+    f_hi: FloatArray,
+    atol: FloatArray,
+    extras: tuple[tuple[FloatArray, ...], tuple[FloatArray, ...]],
+    stop: Callable[[IntArray, tuple[FloatArray, ...], tuple[FloatArray, ...]], BoolArray] | None = None,
+    maxiter: int = 200,
+) -> tuple[
+    FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, tuple[FloatArray, ...], tuple[FloatArray, ...]
+]:
+    """Safeguarded Newton-bisection for nondecreasing, piecewise smooth functions (row-wise), f_lo < 0 < f_hi.
+
+    ``fun(z, idx, ends)`` returns (f, f', extras) (``ends``: the rows' current end extras, for warm starts).
+    Every evaluation shrinks the bracket; the next point is the
+    Newton step from it when that lands strictly inside the bracket and |f| fell to at most half of its previous
+    value, the midpoint otherwise (so the bracket at least halves every two steps). A row stops when its
+    Newton step is <= atol, its bracket is <= 2 atol, f = 0, or ``stop`` says so. Returns (point, lo, hi,
+    f_lo, f_hi, extras_lo, extras_hi); ``point`` is the last Newton estimate (inside the bracket).
+    """
+    a, b = np.array(lo, dtype=np.float64), np.array(hi, dtype=np.float64)
+    fa, fb = np.array(f_lo, dtype=np.float64), np.array(f_hi, dtype=np.float64)
+    ext_a = [np.array(e) for e in extras[0]]
+    ext_b = [np.array(e) for e in extras[1]]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = (a * fb - b * fa) / (fb - fa)
+    z = np.where((z > a) & (z < b), z, 0.5 * (a + b))
+    point = z.copy()
+    last = np.full(a.shape, np.inf)
+    active = np.ones(a.shape, dtype=bool)
+    if stop is not None:
+        every = np.arange(a.size)
+        active &= ~stop(every, tuple(e for e in ext_a), tuple(e for e in ext_b))
+    for _ in range(maxiter):
+        idx = np.flatnonzero(active)
+        if idx.size == 0:
+            break
+        zi = z[idx]
+        fz, dz, ez = fun(zi, idx, (tuple(e[idx] for e in ext_a), tuple(e[idx] for e in ext_b)))
+        right = fz <= 0
+        left = fz >= 0
+        ia, ib = idx[right], idx[left]
+        a[ia], fa[ia] = zi[right], fz[right]
+        b[ib], fb[ib] = zi[left], fz[left]
+        for store, source in zip(ext_a, ez):
+            store[ia] = source[right]
+        for store, source in zip(ext_b, ez):
+            store[ib] = source[left]
+        ai, bi = a[idx], b[idx]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            nxt = zi - fz / dz
+        good = (nxt > ai) & (nxt < bi) & (np.abs(fz) <= 0.5 * last[idx]) & np.isfinite(nxt)
+        nxt = np.where(good, nxt, 0.5 * (ai + bi))
+        step = np.abs(nxt - zi)
+        point[idx] = np.where(fz == 0, zi, nxt)
+        last[idx] = np.abs(fz)
+        z[idx] = nxt
+        done = (fz == 0) | (good & (step <= atol[idx])) | (bi - ai <= 2 * atol[idx])
+        if stop is not None:
+            done |= stop(idx, tuple(e[idx] for e in ext_a), tuple(e[idx] for e in ext_b))
+        active[idx] = ~done
+    point = np.minimum(np.maximum(point, a), b)
+    return point, a, b, fa, fb, tuple(ext_a), tuple(ext_b)
 
 
 def _secant_point(a: FloatArray, b: FloatArray, fa: FloatArray, fb: FloatArray) -> FloatArray:
@@ -496,6 +618,7 @@ def _solve(curves: _Curves, rows: _Rows, fixed_sum: bool) -> _Solution:
     m_scale = np.abs(big_a) / max(a.shape[1] - 1, 1) + np.abs(floor_hi)  # the dates' natural scale, ~ c + x
 
     has_flat = np.any(tau > a, axis=1)
+    cq = c / curves.q if curves.q > 0 else np.zeros_like(c)
 
     def tilde_slope(z: FloatArray, idx: IntArray) -> FloatArray:
         slope = curves.slope(z, big_w[idx], c[idx])
@@ -519,8 +642,9 @@ def _solve(curves: _Curves, rows: _Rows, fixed_sum: bool) -> _Solution:
         warm: tuple[FloatArray, FloatArray] | None,
         exact: bool,
     ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-        """m(lambda), the root of psi (module docstring, section 3), with a bracket [mL, mU] of it and the
-        residual R(m) = sum_t clip(X_t, box(m)) - A - m at the returned m.
+        """The root m(lambda) of psi (module docstring, section 3), with a bracket and the residual.
+
+        The bracket is [mL, mU]; the residual is R(m) = sum_t clip(X_t, box(m)) - A - m at the returned m.
 
         ``warm``: a bracket known to contain m(lambda) (m is nonincreasing in lambda). Unless ``exact``, the
         search stops as soon as the SIGN of R(m(lambda)) is certain: R has slope in [-1, T - 1], so
@@ -534,21 +658,44 @@ def _solve(curves: _Curves, rows: _Rows, fixed_sum: bool) -> _Solution:
             return m, m, m, r
         d_i = big_d[idx][:, None]
 
-        def psi(m: FloatArray, j: IntArray, _: object = None) -> tuple[FloatArray, tuple[FloatArray, ...]]:
-            rows_j = idx[j]
-            xj = big_x[j]
+        def psi(
+            m: FloatArray, j: IntArray, with_slope: bool = False
+        ) -> tuple[FloatArray, FloatArray, tuple[FloatArray, ...]]:
+            """Value and slope (zeros unless ``with_slope``) of the root function at m, and R(m), for rows idx[j]."""
+            full = j.size == idx.size
+            rows_j = idx if full else idx[j]
+            xj = big_x if full else big_x[j]
+            a_j = a_i if full else a_i[j]
+            b_j = b_i if full else b_i[j]
+            dj = d_i if full else d_i[j]
+            lam_j = lam if full else lam[j]
             m2d = m[:, None]
-            dj = d_i[j]
             low = m2d > xj
             high = (m2d + dj) < xj
-            z = np.maximum(m2d + dj * high, a_i[j])  # m where floor-clipped, m + D where capped
-            term = lam[j][:, None] - tilde_slope(z, rows_j)
-            term *= low | high
-            value = term.sum(axis=1) - lam[j]
-            noise = 16 * _EPS * (np.abs(term).sum(axis=1) + lam[j])
-            clipped = np.minimum(np.maximum(xj, np.maximum(a_i[j], m2d)), np.minimum(b_i[j], m2d + dj))
-            residual = clipped.sum(axis=1) - big_a_i[j] - m
-            return np.where(np.abs(value) <= noise, 0.0, value), (residual,)
+            clipped_any = low | high
+            z = np.maximum(m2d + dj * high, a_j)  # m where floor-clipped, m + D where capped
+            g, curvature = curves.slope_and_curvature(z, big_w[rows_j], cq[rows_j], with_slope)
+            if np.any(has_flat[rows_j]):
+                on_flat = z < tau[rows_j]
+                g = np.where(on_flat, s[rows_j], g)
+                if curvature is not None:
+                    curvature = np.where(on_flat, 0.0, curvature)
+            term = np.subtract(lam_j[:, None], g, out=g)
+            term *= clipped_any
+            value = term.sum(axis=1) - lam_j
+            np.abs(term, out=term)
+            noise = 16 * _EPS * (term.sum(axis=1) + lam_j)
+            if curvature is not None:
+                curvature *= clipped_any
+                slope = curvature.sum(axis=1)
+            else:
+                slope = np.zeros_like(value)
+            box_x = np.maximum(xj, m2d)
+            np.maximum(box_x, a_j, out=box_x)
+            np.minimum(box_x, m2d + dj, out=box_x)
+            np.minimum(box_x, b_j, out=box_x)
+            residual = box_x.sum(axis=1) - big_a_i[j] - m
+            return np.where(np.abs(value) <= noise, 0.0, value), slope, (residual,)
 
         def decided(j: IntArray, lo_end: tuple[FloatArray, ...], hi_end: tuple[FloatArray, ...]) -> BoolArray:
             width = 1.0 + 1e-12
@@ -563,27 +710,57 @@ def _solve(curves: _Curves, rows: _Rows, fixed_sum: bool) -> _Solution:
             pad = 4 * _M_TOL * m_scale[idx]
             lo_m = np.clip(np.minimum(warm[0], warm[1]) - pad, full_lo, full_hi)
             hi_m = np.clip(np.maximum(warm[0], warm[1]) + pad, full_lo, full_hi)
-        p_lo, (r_lo,) = psi(lo_m, every)
-        p_hi, (r_hi,) = psi(hi_m, every)
+        p_lo, _, (r_lo,) = psi(lo_m, every)
+        p_hi, _, (r_hi,) = psi(hi_m, every)
         redo = ((p_lo > 0) & (lo_m > full_lo)) | ((p_hi < 0) & (hi_m < full_hi))
         if np.any(redo):  # the warm bracket missed (rounding): use the full range for those rows
             lo_m[redo], hi_m[redo] = full_lo[redo], full_hi[redo]
             sel = np.flatnonzero(redo)
-            p_lo[sel], (r_lo[sel],) = psi(lo_m[sel], sel)
-            p_hi[sel], (r_hi[sel],) = psi(hi_m[sel], sel)
+            p_lo[sel], _, (r_lo[sel],) = psi(lo_m[sel], sel)
+            p_hi[sel], _, (r_hi[sel],) = psi(hi_m[sel], sel)
         at_lo = p_lo >= 0
         m = np.where(at_lo, lo_m, hi_m)
         r = np.where(at_lo, r_lo, r_hi)
         m_low, m_high = m.copy(), m.copy()
         inside = (p_lo < 0) & (p_hi > 0)
+        # psi jumps where m meets a common static bound (m = a, or m + D = b; typical: many dates at the per-date
+        # lower bound, m = lower): probe both sides of such a point, it is the root when psi changes sign there
+        tol_all = _M_TOL * m_scale[idx]
+        for bound in (a_i, b_i - d_i):
+            common = (bound.max(axis=1) == bound.min(axis=1)) & inside
+            cand = bound[:, 0]
+            probe = common & (cand > lo_m) & (cand + 2 * tol_all < hi_m)
+            if not np.any(probe):
+                continue
+            sel = np.flatnonzero(probe)
+            left, _, (r_left,) = psi(cand[sel], sel)
+            right_m = cand[sel] + 2 * tol_all[sel]
+            right, _, (r_right,) = psi(right_m, sel)
+            up = left >= 0  # root at or below the jump
+            lo_cut = right <= 0  # root above the jump
+            at = ~up & ~lo_cut
+            hi_m[sel[up]], p_hi[sel[up]], r_hi[sel[up]] = cand[sel[up]], left[up], r_left[up]
+            lo_m[sel[lo_cut]], p_lo[sel[lo_cut]], r_lo[sel[lo_cut]] = (
+                right_m[lo_cut],
+                right[lo_cut],
+                r_right[lo_cut],
+            )
+            fix = sel[at]
+            m[fix], m_low[fix], m_high[fix], r[fix] = cand[fix], cand[fix], right_m[at], np.nan
+            inside[fix] = False
+            at_zero = sel[up & (left == 0)]
+            m[at_zero], m_low[at_zero], m_high[at_zero] = cand[at_zero], cand[at_zero], cand[at_zero]
+            inside[at_zero] = False
         if np.any(inside):
             sel = np.flatnonzero(inside)
             # the bracket as it shrinks, for the sign test (updated through the extras)
             lo_cur, hi_cur = lo_m[sel].copy(), hi_m[sel].copy()
 
-            def sub(mm: FloatArray, j: IntArray, _: object) -> tuple[FloatArray, tuple[FloatArray, ...]]:
-                value, (res,) = psi(mm, sel[j])
-                return value, (res, mm)
+            def sub(
+                mm: FloatArray, j: IntArray, _: object
+            ) -> tuple[FloatArray, FloatArray, tuple[FloatArray, ...]]:
+                value, slope, (res,) = psi(mm, sel[j], True)
+                return value, slope, (res, mm)
 
             def track(
                 j: IntArray, lo_end: tuple[FloatArray, ...], hi_end: tuple[FloatArray, ...]
@@ -591,18 +768,17 @@ def _solve(curves: _Curves, rows: _Rows, fixed_sum: bool) -> _Solution:
                 lo_cur[j], hi_cur[j] = lo_end[1], hi_end[1]
                 return decided(j, lo_end, hi_end)
 
-            ra, rb, fa_, fb_, (res_a, _), (res_b, _) = _bracketed_root(
+            tol_m = _M_TOL * m_scale[idx][sel]
+            point, ra, rb, _, _, (res_a, _), (res_b, _) = _newton_root(
                 sub,
                 lo_m[sel],
                 hi_m[sel],
                 p_lo[sel],
                 p_hi[sel],
-                atol=_M_TOL * m_scale[idx][sel],
-                rtol=0.0,
+                atol=tol_m,
                 extras=((r_lo[sel], lo_m[sel]), (r_hi[sel], hi_m[sel])),
                 stop=None if exact else track,
             )
-            point = _secant_point(ra, rb, fa_, fb_)
             # psi jumps only where m meets a date's static bound (m = a_t, or m + D = b_t): a root inside a
             # converged bracket containing such a point IS that point (psi is continuous elsewhere)
             a_s, b_s = a_i[sel], b_i[sel] - d_i[sel]
@@ -610,7 +786,7 @@ def _solve(curves: _Curves, rows: _Rows, fixed_sum: bool) -> _Solution:
             jump_a = np.where((a_s > ra2) & (a_s <= rb2), a_s, -np.inf).max(axis=1)
             jump_b = np.where((b_s >= ra2) & (b_s < rb2), b_s, -np.inf).max(axis=1)
             jump = np.maximum(jump_a, jump_b)
-            point = np.where(np.isfinite(jump), jump, point)
+            point = np.where(np.isfinite(jump) & (rb - ra <= 4 * tol_m), jump, point)
             known = (
                 np.zeros(sel.size, dtype=bool) if exact else decided(np.arange(sel.size), (res_a,), (res_b,))
             )
@@ -623,6 +799,7 @@ def _solve(curves: _Curves, rows: _Rows, fixed_sum: bool) -> _Solution:
     def evaluate(
         lam: FloatArray, idx: IntArray, warm: tuple[FloatArray, FloatArray] | None = None, exact: bool = False
     ) -> tuple[FloatArray, tuple[FloatArray, ...]]:
+        """-r(lambda) (0 within rounding) and (x, m, mL, mU) for the rows idx."""
         big_x = best_response(lam, idx)
         m, m_low, m_high, _ = floor_for(lam, big_x, idx, warm, exact)
         lower = np.maximum(a[idx], m[:, None])
@@ -738,11 +915,23 @@ def _minimise_rows(
         if not np.any(open_):
             break
         keep = np.flatnonzero(open_)
-        nodes = _Nodes(*(field[keep] for field in nodes))
+        nodes = _Nodes(*(field[keep] for field in nodes))  # type: ignore[arg-type]
         x_hat, m_hat = x_hat[keep], m_hat[keep]
         rows_k = _Rows(*(field[keep] for field in rows_k))
         env, tru = _envelope_value(curves, rows_k, x_hat)
         gap = np.maximum(tru - env, 0.0)
+        # envelope = F at the relaxed optimum: the node's minimum is that point's value up to solver precision
+        # (a lower bound lagging behind is not non-convexity; branching could not close it)
+        tight = gap.sum(axis=1) <= 0.5 * tol[nodes.owner]
+        if np.any(tight):
+            np.minimum.at(certified, nodes.owner[tight], lower[keep][tight])
+            loose = np.flatnonzero(~tight)
+            if loose.size == 0:
+                break
+            keep = keep[loose]
+            nodes = _Nodes(*(field[loose] for field in nodes))  # type: ignore[arg-type]
+            x_hat, m_hat, gap = x_hat[loose], m_hat[loose], gap[loose]
+            rows_k = _Rows(*(field[loose] for field in rows_k))
         k = np.arange(keep.size)
         t_star = np.argmax(gap, axis=1)
         v_x = x_hat[k, t_star]
