@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from linkmech.evaluation.collusion import markdown_table
-from linkmech.evaluation.statistical import cost_rows, ex_post_check_rows
+from linkmech.evaluation.statistical import cost_rows, ex_post_check_rows, reasonable_rows
 
 MEMBERS = ["iid_uniform", "iid_skewed", "independent_non_identical", "shift_correlated"]
 
@@ -87,6 +87,8 @@ def main() -> int:
     sizes = [n for n in (10, 30, 100, 300, 1000, 3000) if n <= args.max_n]
     rows = cost_rows(sizes, MEMBERS, args.episodes, method=args.method, epsilon=args.epsilon)
     print(f"[{time.perf_counter() - start:6.0f} s] cost rows", file=sys.stderr)
+    reasonable = reasonable_rows([10, 30, 60], ["iid_uniform", "shift_correlated"], 2 * args.episodes + 2)
+    print(f"[{time.perf_counter() - start:6.0f} s] reasonable agents", file=sys.stderr)
     checks = ex_post_check_rows(3, 5, 300) + ex_post_check_rows(4, 8, 200, project_name="log")
     print(f"[{time.perf_counter() - start:6.0f} s] ex-post checks", file=sys.stderr)
     figure = args.out.with_suffix(".png")
@@ -101,6 +103,10 @@ def main() -> int:
         ),
         f"![cost / surplus vs N]({figure.name})\n" if has_plot else "(matplotlib not installed: no plot)\n",
         "## Cost, truth and efficiency\n\n" + markdown_table(rows, 4) + "\n",
+        "## Every agent reasonable (Definition 1), played in linkmech/ResourceAllocation-v0\n\n"
+        + f"{2 * args.episodes + 2} episodes per cell; Monte Carlo with 100 completions per agent and date.\n\n"
+        + markdown_table(reasonable, 4)
+        + "\n",
         "## Ex-post incentive compatibility on Omega* (random omega in Omega*, random misreports in Omega*n)\n\n"
         + markdown_table(checks, 6)
         + "\n",

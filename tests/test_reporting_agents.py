@@ -104,3 +104,13 @@ def test_reporting_protocol_seed_pickle_copy(spec: str) -> None:
         observations, *_ = env.step(truth)
     with pytest.raises(ValueError, match="reset"):
         make_strategy(spec).act(vector, np.zeros(0, dtype=np.int8))
+
+
+def test_reasonable_rows_small() -> None:
+    from linkmech.evaluation.statistical import reasonable_rows
+
+    rows = reasonable_rows([4], ["iid_uniform"], episodes=2, samples=20)
+    assert rows[0]["all truthful and omega in Omega*"] == 1.0, (
+        f"designed Omega* keeps everyone truthful: {rows}"
+    )
+    assert 0 <= rows[0]["linked cost/surplus"] < 3, "linked VCG costs less than unlinked (N - 1 = 3)"

@@ -143,12 +143,7 @@ class Reasonable(Strategy):
         omega_star: OmegaStar = seat.context["omega_star"]
         num_dates, num_agents = omega_star.num_dates, omega_star.num_agents
         known = np.append(history, current)
-        draws = np.stack(
-            [
-                seat.context["member"].sample(num_dates, num_agents, rng)[:, seat.index]
-                for _ in range(self.samples)
-            ]
-        )
+        draws = np.array(seat.context["member"].sample_episodes(self.samples, num_dates, 1, rng)[:, :, 0])
         draws[:, : len(known)] = known
         arrays = np.broadcast_to(omega_star.centers, (self.samples, num_dates, num_agents)).copy()
         arrays[:, :, seat.index] = draws

@@ -150,3 +150,42 @@ def _utility(
     safe = np.where(truth > 0, truth, 1.0)
     surplus = np.where(truth > 0, truth * project.f(allocation / safe), 0.0).sum(axis=0)
     return surplus + linked_vcg_transfers(reports, resource, project, omega_star)
+
+
+def reasonable_rows(
+    num_agents_list: Sequence[int], members: Sequence[str], episodes: int, samples: int = 100, seed: int = 0
+) -> list[Row]:
+    """Every agent plays Zhu's reasonable strategy in the env (T = N, q-bar = N, beta = 1, linked VCG).
+
+    Columns: the share of episodes in which every agent stayed truthful at every date and omega was in
+    Omega*, the designer's guarantee 1 - N c / (N - 1), and the linked cost / surplus of those episodes.
+    """
+    from linkmech import envs
+    from linkmech.agents.reporting import Reasonable
+    from linkmech.evaluation.play import play_episode
+
+    rows = []
+    for member in members:
+        for n in num_agents_list:
+            env = envs.make("resource_allocation_v0", num_agents=n, num_dates=n, member=member)
+            truthful, ratios = [], []
+            for e in range(episodes):
+                strategies = {a: Reasonable(samples=samples) for a in env.possible_agents}
+                result = play_episode(env, strategies, seed=seed + e, keep_infos=True)
+                honest = not any(s.deviating for s in strategies.values())
+                inside = bool(env.omega_star.contains(env.episode.endowments).all())
+                truthful.append(honest and inside)
+                final = result.infos[-1]["agent_0"]
+                ratios.append(final["cost"] / final["total_surplus"])
+            rows.append(
+                {
+                    "member": member,
+                    "N = T": n,
+                    "all truthful and omega in Omega*": float(np.mean(truthful)),
+                    "guaranteed >=": _guarantee(
+                        env.design.implementation_probability if env.design else None
+                    ),
+                    "linked cost/surplus": float(np.mean(ratios)),
+                }
+            )
+    return rows

@@ -878,6 +878,112 @@ def _node_rows(curves: _Curves, prob: _Rows, nodes: _Nodes, fixed_sum: bool, con
     return _Rows(big_w, c, a, b, tau, s, big_a, big_d, nodes.m1, nodes.m2)
 
 
+def _concave_vertices(curves: _Curves, prob: _Rows, lo: float, up: float) -> tuple[FloatArray, FloatArray]:
+    """Exact minimum for leave_one_out rows whose F_t are all concave on the feasible range: a vertex search.
+
+    A concave function attains its minimum over a polytope at a vertex. In the (hat, m) description
+    (sum hat = A + m, max(lo, m) <= hat_t <= min(up, m + D)) a vertex has one active bound per date out of
+    {lo, up, m, m + D} (T independent ones with the sum), or m pinned by a date with two (m in {lo, lo - D,
+    up - D, up}) and then one date free. For m not pinned, hat_t = lo needs m <= lo and hat_t = m needs
+    m >= lo, so only ONE low value (lo or m) and ONE high value (m + D or up) occur; with k high dates the sum
+    fixes m, and the best k dates are those with the smallest F_t(high) - F_t(low). Cost O(T^2) per row
+    (k = 0..T, a partial sort each); with a pinned m, one extra free date is chosen exactly with prefix sums.
+    """
+    big_w, c, big_a, big_d = prob.big_w, prob.c, prob.big_a, prob.big_d
+    num, big_t = big_w.shape
+    tol = 1e-12 * (np.abs(big_a) + big_d + 1.0)
+    best = np.full(num, np.inf)
+    best_x = np.full((num, big_t), np.nan)
+    rows = np.arange(num)
+
+    def value_at(v: FloatArray) -> FloatArray:
+        return curves.value(np.broadcast_to(v[:, None], big_w.shape), big_w, c)
+
+    def admissible(v: FloatArray, m: FloatArray) -> BoolArray:
+        return (v >= np.maximum(lo, m) - tol) & (v <= np.minimum(up, m + big_d) + tol)
+
+    finite_up = np.isfinite(up)
+    for k in range(big_t + 1):
+        n_low = big_t - k
+        families: list[tuple[FloatArray, FloatArray, FloatArray]] = []  # (m, low value, high value)
+        m_a = (big_a - k * big_d) / (big_t - 1)
+        families.append((m_a, m_a, m_a + big_d))
+        if k != 1:
+            m_b = (big_a - n_low * lo - k * big_d) / (k - 1)
+            families.append((m_b, np.full(num, lo), m_b + big_d))
+        if finite_up and n_low != 1:
+            m_c = (big_a - k * up) / (n_low - 1)
+            families.append((m_c, m_c, np.full(num, up)))
+        if finite_up:
+            m_d = n_low * lo + k * up - big_a
+            families.append((m_d, np.full(num, lo), np.full(num, up)))
+        for m, v_low, v_high in families:
+            ok = np.ones(num, dtype=bool)
+            if n_low:
+                ok &= admissible(v_low, m)
+            if k:
+                ok &= admissible(v_high, m)
+            if not np.any(ok):
+                continue
+            f_low = value_at(v_low)
+            total = f_low.sum(axis=1)
+            if k:
+                delta = value_at(v_high) - f_low
+                chosen = (
+                    np.argpartition(delta, k - 1, axis=1)[:, :k]
+                    if k < big_t
+                    else np.tile(np.arange(big_t), (num, 1))
+                )
+                total = total + np.take_along_axis(delta, chosen, axis=1).sum(axis=1)
+            better = ok & (total < best)
+            if np.any(better):
+                best[better] = total[better]
+                x = np.repeat(v_low[better][:, None], big_t, axis=1)
+                if k:
+                    r_sel = rows[better]
+                    x[np.arange(r_sel.size)[:, None], chosen[better]] = v_high[better][:, None]
+                best_x[better] = x
+    pins = [lo, lo - big_d]
+    if finite_up:
+        pins += [up - big_d, up]
+    for pin in pins:
+        m = np.broadcast_to(np.asarray(pin, dtype=np.float64), (num,)).astype(np.float64)
+        v_low, v_high = np.maximum(lo, m), np.minimum(up, m + big_d)
+        usable = (v_low <= v_high + tol) & (m <= up + tol) & (m + big_d >= lo - tol)
+        if not np.any(usable):
+            continue
+        f_low = value_at(v_low)
+        delta = value_at(v_high) - f_low
+        order = np.argsort(delta, axis=1)
+        rank = np.empty_like(order)
+        np.put_along_axis(rank, order, np.arange(big_t)[None, :].repeat(num, 0), axis=1)
+        prefix = np.concatenate(
+            [np.zeros((num, 1)), np.cumsum(np.take_along_axis(delta, order, axis=1), axis=1)], axis=1
+        )
+        base = f_low.sum(axis=1)
+        for k in range(big_t):
+            free = big_a + m - (big_t - 1 - k) * v_low - k * v_high
+            ok = usable & admissible(free, m)
+            if not np.any(ok):
+                continue
+            f_free = value_at(free) - f_low
+            others = np.where(rank < k, prefix[:, k + 1 : k + 2] - delta, prefix[:, k : k + 1])
+            total_j = base[:, None] + f_free + others
+            j = np.argmin(total_j, axis=1)
+            total = total_j[rows, j]
+            better = ok & (total < best)
+            if not np.any(better):
+                continue
+            best[better] = total[better]
+            for r_ in rows[better]:
+                x = np.full(big_t, v_low[r_])
+                rest = order[r_][order[r_] != j[r_]][:k]
+                x[rest] = v_high[r_]
+                x[j[r_]] = free[r_]
+                best_x[r_] = x
+    return best, best_x
+
+
 def _minimise_rows(
     curves: _Curves,
     prob: _Rows,
@@ -887,8 +993,13 @@ def _minimise_rows(
     rtol: float,
     max_nodes: int,
     convexify: bool = True,
+    bounds: tuple[float, float] | None = None,
 ) -> tuple[FloatArray, FloatArray, FloatArray, int]:
-    """Global minimum of sum_t F_t over each row's set; returns (value, minimiser, certified lower bound, nodes)."""
+    """Global minimum of sum_t F_t over each row's set; returns (value, minimiser, certified lower bound, nodes).
+
+    ``bounds`` = (lower, upper) per-date bounds of a leave_one_out Omega*: rows whose F_t are all concave on
+    their whole range are then solved by :func:`_concave_vertices` instead of branching.
+    """
     num = prob.a.shape[0]
     root = _Nodes(np.arange(num), prob.a, prob.b, prob.m1, prob.m2)
     rows = _node_rows(curves, prob, root, fixed_sum, convexify)
@@ -905,7 +1016,19 @@ def _minimise_rows(
     scale = curves.value(prob.a, prob.big_w, prob.c).sum(axis=1)
     tol = rtol * np.maximum(scale, 1e-300)
     certified = np.full(num, np.inf)
-    nodes, lower, x_hat, m_hat, rows_k = root, sol.lower, sol.x, sol.m, rows
+    nodes, lower, x_hat, m_hat, rows_k = root, sol.lower.copy(), sol.x, sol.m, rows
+    if bounds is not None and convexify:
+        concave = np.all((prob.c <= 0) | (curves.kappa(prob.big_w) >= prob.b), axis=1) & (
+            sol.true - sol.lower > tol
+        )
+        if np.any(concave):
+            sub = _Rows(*(field[concave] for field in prob))
+            v_value, v_x = _concave_vertices(curves, sub, bounds[0], bounds[1])
+            rows_c = np.flatnonzero(concave)
+            better = v_value < incumbent[rows_c]
+            incumbent[rows_c[better]], best_x[rows_c[better]] = v_value[better], v_x[better]
+            certified[rows_c] = v_value  # exact: the best vertex of a concave minimisation
+            lower[rows_c] = np.inf  # closed
     processed = num
     if not convexify:
         return incumbent, best_x, sol.lower, processed
@@ -1105,8 +1228,9 @@ def _minimise(
         x = prob.b.copy()
         value = curves.value(x, prob.big_w, prob.c).sum(axis=1)
         return value, x, value.copy(), own_value, 0
+    bounds = (float(omega_star.lower), float(omega_star.upper)) if st.kind == "leave_one_out" else None
     value, x, certified, nodes = _minimise_rows(
-        curves, prob, st.own, st.inside, st.fixed_sum, rtol, max_nodes, convexify
+        curves, prob, st.own, st.inside, st.fixed_sum, rtol, max_nodes, convexify, bounds
     )
     return value, x, certified, own_value, nodes
 
