@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ from linkmech.evaluation.play import play_episode
 from linkmech.mechanisms.baselines import unlinked_baseline
 from linkmech.mechanisms.catalogue import tabular_voting
 from linkmech.mechanisms.incentives import expected_utilities
+from linkmech.training.config import TrainConfig
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,7 +61,63 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--option", action="append", default=[], help="env option key=value (repeatable)")
     play.add_argument("--episodes", type=int, default=100, help="episodes (default 100)")
     play.add_argument("--seed", type=int, default=0, help="first seed; episode e uses seed + e (default 0)")
+    add_train_parser(commands)
     return parser
+
+
+def add_train_parser(commands: Any) -> None:
+    """The ``train`` subcommand (PPO; defaults: linked voting K = 20, agent_0 vs approximate truth)."""
+    defaults = TrainConfig()
+    train = commands.add_parser(
+        "train",
+        help="train PPO learners; writes checkpoints, a log and summary.json",
+        description=(
+            "Train PPO in one environment. With no environment arguments: linked voting, K = 20, two agents, "
+            "agent_0 learns against an approximately truthful agent_1. The summary compares the learner with "
+            "approximate truth in the same seat against the same opponents on the same evaluation episodes."
+        ),
+    )
+    train.add_argument("--env", default=None, help="environment id or module name (default linked_voting_v0)")
+    train.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        help="env option key=value (repeatable; default num_problems=20)",
+    )
+    train.add_argument(
+        "--learner", action="append", default=[], help="learner seat (repeatable; default agent_0)"
+    )
+    train.add_argument(
+        "--opponent",
+        action="append",
+        default=[],
+        help="SEAT=NAME[:k=v] for one seat or NAME[:k=v] for every other seat (default approximately_truthful)",
+    )
+    train.add_argument(
+        "--sharing", choices=["independent", "shared"], default=None, help="one network per seat or shared"
+    )
+    train.add_argument("--self-play", action="store_true", help="every seat learns, one shared network")
+    train.add_argument(
+        "--steps", type=int, default=defaults.total_steps, help=f"env steps (default {defaults.total_steps})"
+    )
+    train.add_argument(
+        "--num-envs",
+        type=int,
+        default=defaults.num_envs,
+        help=f"lockstep env copies (default {defaults.num_envs})",
+    )
+    train.add_argument(
+        "--eval-episodes",
+        type=int,
+        default=defaults.eval_episodes,
+        help=f"evaluation episodes (default {defaults.eval_episodes})",
+    )
+    train.add_argument(
+        "--config", type=str, default=None, help="a TrainConfig JSON file (flags given override it)"
+    )
+    train.add_argument("--seed", type=int, default=0, help="run seed (default 0)")
+    train.add_argument("--out", default="runs/train", help="output directory (default runs/train)")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def list_strategies() -> str:
@@ -102,6 +160,74 @@ def run_play(env_name: str, specs: Sequence[str], options: Sequence[str], episod
     for agent in env.possible_agents:
         mean, half = mean_ci([t[agent] / k for t in totals])
         lines.append(f"  {agent}: {strategies[agent]!r:40s} utility per problem {mean:+.4f} +- {half:.4f}")
+    return "\n".join(lines)
+
+
+def parse_options(options: Sequence[str]) -> dict[str, Any]:
+    """``key=value`` strings as a dict of parsed values."""
+    kwargs: dict[str, Any] = {}
+    for option in options:
+        key, sep, value = option.partition("=")
+        if not sep:
+            raise ValueError(f"--option: got {option!r}; write key=value")
+        kwargs[key] = parse_value(value)
+    return kwargs
+
+
+def train_config(args: argparse.Namespace) -> TrainConfig:
+    """The TrainConfig of ``linkmech train``'s arguments (see its --help)."""
+    import json
+
+    base = TrainConfig.from_dict(json.loads(Path(args.config).read_text())) if args.config else TrainConfig()
+    values = base.to_dict()
+    if args.env is not None:
+        values["env"] = args.env
+        values["env_options"] = {}
+    if args.option:
+        values["env_options"] = parse_options(args.option)
+    agents = envs.make(values["env"], **values["env_options"]).possible_agents
+    if args.self_play:
+        values["learners"], values["opponents"], values["sharing"] = list(agents), {}, "shared"
+    elif args.learner:
+        values["learners"] = list(args.learner)
+    if args.sharing:
+        values["sharing"] = args.sharing
+    opponents = dict(values["opponents"])
+    for spec in args.opponent:
+        seat, sep, name = spec.partition("=")
+        if sep and ":" not in seat:
+            if seat not in agents:
+                raise ValueError(f"--opponent: got seat {seat!r}; seats are {list(agents)}")
+            opponents[seat] = name
+        else:
+            values["default_opponent"] = spec
+    values["opponents"] = {k: v for k, v in opponents.items() if k not in values["learners"]}
+    values.update(
+        seed=args.seed, total_steps=args.steps, num_envs=args.num_envs, eval_episodes=args.eval_episodes
+    )
+    return TrainConfig.from_dict(values)
+
+
+def run_train(args: argparse.Namespace) -> str:
+    """Run ``linkmech train`` and return the summary lines."""
+    from linkmech.training.run import run_training
+
+    config = train_config(args)
+    summary = run_training(config, args.out, progress=not args.quiet)
+    diff = summary["difference"]
+    ratio = summary["ratio"]
+    lines = [
+        f"{config.env} {config.env_options}: learners {list(config.learners)} ({config.sharing}), "
+        f"{summary['env_steps']} env steps in {summary['wall_seconds']:.1f} s",
+        f"  learner (greedy) utility per problem   {summary['learner_utility_per_problem']:+.4f}  "
+        f"95% [{summary['learner_ci95'][0]:+.4f}, {summary['learner_ci95'][1]:+.4f}]",
+        f"  {config.reference} in the same seats {summary['reference_utility_per_problem']:+.4f}  "
+        f"95% [{summary['reference_ci95'][0]:+.4f}, {summary['reference_ci95'][1]:+.4f}]",
+        f"  difference {diff['mean']:+.4f} 95% [{diff['ci95'][0]:+.4f}, {diff['ci95'][1]:+.4f}] on "
+        f"{summary['eval_episodes']} common episodes; ratio "
+        + (f"{ratio:.3f}" if ratio is not None else "n/a"),
+        f"  wrote {args.out}/summary.json, log.jsonl, config.json, {', '.join(Path(p).name for p in summary['checkpoints'])}",
+    ]
     return "\n".join(lines)
 
 
@@ -242,6 +368,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(list_strategies())
         elif args.command == "play":
             print(run_play(args.env, args.strategy, args.option, args.episodes, args.seed))
+        elif args.command == "train":
+            print(run_train(args))
         elif args.command == "demo":
             print(run_demo(args.env, args.num_problems, args.seed, args.episodes))
         else:

@@ -12,6 +12,7 @@ from linkmech.agents.coalition import (
     example4_plan,
     example4_profile,
 )
+from linkmech.agents.learned import Learned
 from linkmech.agents.reporting import Misreport, Reasonable, TruthfulReport
 from linkmech.agents.simple import FrontLoader, LaggedTruth, RandomAdmissible, Truthful, TypeRelabel
 from linkmech.agents.skimmer import Skimmer
@@ -23,6 +24,7 @@ __all__ = [
     "FrontLoader",
     "JointPlan",
     "LaggedTruth",
+    "Learned",
     "Misreport",
     "PlanFollower",
     "RandomAdmissible",
