@@ -1,7 +1,7 @@
-"""Learned agents: PPO in PyTorch (:mod:`.ppo`), its networks (:mod:`.policy`), lockstep vectorised rollouts
-(:mod:`.vector`), one typed config per run (:mod:`.config`), checkpoints loaded with ``weights_only=True``
-(:mod:`.checkpoint`), evaluation against a reference strategy (:mod:`.evaluate`), whole runs as
-``linkmech train`` does them (:mod:`.run`), exact best responses and the RLlib adapter.
+"""Learned agents: PPO in PyTorch, best responses, the RLlib adapter.
 
-Importing this package does not import ray.
+Modules: :mod:`.ppo` (rollout, GAE, update, train), :mod:`.policy` (networks), :mod:`.vector` (lockstep
+vectorised rollouts), :mod:`.config` (one typed config per run), :mod:`.checkpoint` (loaded with
+``weights_only=True``), :mod:`.evaluate` (utility per problem against a reference strategy), :mod:`.run`
+(whole runs as ``linkmech train`` does them). Importing this package does not import ray.
 """
