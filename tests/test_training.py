@@ -282,3 +282,21 @@ def test_train_command_writes_summary_and_checkpoint(
         == 0
     )
     assert main(["train", "--opponent", "agent_9=random", "--out", str(out)]) == 2
+
+
+def test_team_rewards_share_the_mean_and_coalitions_train(tmp_path: Path) -> None:
+    from linkmech.training.ppo import team_rewards
+
+    shared = team_rewards({"agent_1": np.array([1.0, 0.0]), "agent_2": np.array([0.0, -1.0])})
+    assert shared["agent_1"].tolist() == shared["agent_2"].tolist() == [0.5, -0.5]
+    config = TrainConfig(
+        env="linked_public_goods_v0",
+        env_options={"num_agents": 3, "num_problems": 6, "policing": True},
+        learners=("agent_1", "agent_2"),
+        sharing="shared",
+        team_reward=True,
+        **SMALL,
+    )
+    summary = run_training(config, tmp_path, progress=False)
+    assert set(summary["per_seat"]) == {"agent_1", "agent_2"}
+    assert summary["config"]["team_reward"] is True

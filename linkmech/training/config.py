@@ -25,6 +25,8 @@ class TrainConfig:
         sharing: ``"independent"`` (one network per learner seat) or ``"shared"`` (one network for every
             learner seat, the seat's one-hot appended to its observation; with every seat a learner this is
             self-play).
+        team_reward: every learner seat is trained on the MEAN reward of all learner seats (a coalition of
+            learners sharing its payoff); evaluation still reports each seat's own utility.
         total_steps: environment steps to train for, counted per learner seat (vector steps x num_envs).
         num_envs: copies of the environment stepped in lockstep (vectorised rollouts).
         rollout_steps: steps per copy between updates.
@@ -44,6 +46,7 @@ class TrainConfig:
     opponents: dict[str, str] = field(default_factory=dict)
     default_opponent: str = "approximately_truthful"
     sharing: str = "independent"
+    team_reward: bool = False
     total_steps: int = 200_000
     num_envs: int = 32
     rollout_steps: int = 40

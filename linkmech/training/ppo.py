@@ -114,8 +114,12 @@ def collect_rollout(
     batches: dict[str, SeatBatch],
     steps: int,
     generator: torch.Generator,
+    team: bool = False,
 ) -> tuple[dict[str, Rollout], dict[str, SeatBatch], dict[str, list[float]]]:
-    """Play ``steps`` lockstep steps; returns the rollouts per seat, the next observations, finished returns."""
+    """Play ``steps`` lockstep steps; returns the rollouts per seat, the next observations, finished returns.
+
+    With ``team`` every learner seat stores the mean reward of all learner seats (:func:`team_rewards`).
+    """
     owner = {seat: learner for learner in learners for seat in learner.seats}
     store: dict[str, dict[str, list[torch.Tensor]]] = {s: {} for s in owner}
     finished: dict[str, list[float]] = {s: [] for s in owner}
@@ -138,10 +142,9 @@ def collect_rollout(
                 actions[seat] = _env_actions(learner, action)
         result = vec.step(actions)
         done = torch.as_tensor(result.done, dtype=torch.float32)
+        rewards = team_rewards(result.rewards) if team else result.rewards
         for seat in owner:
-            store[seat].setdefault("rewards", []).append(
-                torch.as_tensor(result.rewards[seat], dtype=torch.float32)
-            )
+            store[seat].setdefault("rewards", []).append(torch.as_tensor(rewards[seat], dtype=torch.float32))
             store[seat].setdefault("dones", []).append(done)
             finished[seat] += result.returns[seat]
         batches = result.batches
@@ -152,6 +155,12 @@ def collect_rollout(
             stacked = {key: torch.stack(items) for key, items in store[seat].items()}
             rollouts[seat] = Rollout(last_value=last_value, **stacked)
     return rollouts, batches, finished
+
+
+def team_rewards(rewards: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Every seat's reward replaced by the mean over the seats (a coalition sharing its payoff equally)."""
+    mean = np.mean(list(rewards.values()), axis=0)
+    return dict.fromkeys(rewards, mean)
 
 
 def compute_gae(
@@ -265,7 +274,7 @@ def train(config: TrainConfig, progress: Progress | None = None) -> TrainResult:
                 for group in learner.optimizer.param_groups:
                     group["lr"] = config.learning_rate * (1.0 - update / updates)
         rollouts, batches, finished = collect_rollout(
-            vec, learners, batches, config.rollout_steps, action_generator
+            vec, learners, batches, config.rollout_steps, action_generator, config.team_reward
         )
         result.env_steps += config.batch_size
         stats: dict[str, float] = {"update": float(update + 1), "env_steps": float(result.env_steps)}
