@@ -19,6 +19,7 @@ import copy
 import pickle
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -113,6 +114,25 @@ def public_goods(**options: Any) -> Callable[[], Any]:
 
 MEMBERS = tuple(f"agent_{i}" for i in range(1, 7))
 
+
+def _untrained_checkpoint() -> str:
+    """A freshly initialised voting policy saved as a checkpoint (the `learned` strategy plays it)."""
+    import tempfile
+
+    import torch
+
+    from linkmech.training.checkpoint import save_policy
+    from linkmech.training.policy import MaskedCategorical
+
+    env = voting()()
+    size = env.observation_space("agent_0")["observation"].shape[0]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        policy = MaskedCategorical(size, env.action_space("agent_0").n)
+    path = Path(tempfile.mkdtemp()) / "voting.pt"
+    return str(save_policy(path, policy, ["agent_0"], False, "linked_voting_v0", {"num_problems": 6}))
+
+
 CASES: dict[str, list[Case]] = {
     "approximately_truthful": [
         Case("voting-myopic", voting(), {"lies": "myopic"}),
@@ -169,6 +189,14 @@ CASES: dict[str, list[Case]] = {
             {},
             MEMBERS,
         ),
+    ],
+    "learned": [
+        Case("voting-greedy", voting(), {"path": _untrained_checkpoint()}),
+        Case("voting-sample", voting(), {"path": _untrained_checkpoint(), "mode": "sample"}),
+    ],
+    "best_response_table": [
+        Case("voting-exact", voting()),
+        Case("public-goods-history-free", public_goods(), {"method": "history_free"}),
     ],
 }
 DEFAULT_CASE = Case("voting-default", voting())

@@ -16,10 +16,12 @@ from linkmech.agents.learned import Learned
 from linkmech.agents.reporting import Misreport, Reasonable, TruthfulReport
 from linkmech.agents.simple import FrontLoader, LaggedTruth, RandomAdmissible, Truthful, TypeRelabel
 from linkmech.agents.skimmer import Skimmer
+from linkmech.training.best_response import BestResponseTable  # registers "best_response_table"
 
 __all__ = [
     "STRATEGIES",
     "ApproximatelyTruthful",
+    "BestResponseTable",
     "Example4Member",
     "FrontLoader",
     "JointPlan",

@@ -55,10 +55,7 @@ class Learned(Strategy):
     def reset(self, seat: Seat, rng: np.random.Generator) -> None:
         """Load the network (once) and check it fits the seat."""
         super().reset(seat, rng)
-        if self._policy is None:
-            from linkmech.training.checkpoint import load_policy
-
-            self._policy, self._meta = load_policy(self.path)
+        self._load()
         expected = self._obs_dim(seat)
         if expected != self._policy.obs_dim:
             raise ValueError(
@@ -66,6 +63,13 @@ class Learned(Strategy):
                 f"{seat.agent} gives {expected}; use it in the environment and options it was trained on "
                 f"({self._meta.get('env')!r}, {self._meta.get('env_options')!r})"
             )
+
+    def _load(self) -> None:
+        """Read the checkpoint unless the network is already here (unpickled copies read it again)."""
+        if self._policy is None:
+            from linkmech.training.checkpoint import load_policy
+
+            self._policy, self._meta = load_policy(self.path)
 
     def _obs_dim(self, seat: Seat) -> int:
         size = max((where.stop for _, where in seat.fields), default=0)
@@ -89,6 +93,7 @@ class Learned(Strategy):
         import torch
 
         _, rng = self._ready()
+        self._load()
         policy = self._policy
         obs = self._features(observation)
         mask = torch.as_tensor(np.asarray(action_mask))[None]

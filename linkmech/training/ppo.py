@@ -160,7 +160,7 @@ def collect_rollout(
 def team_rewards(rewards: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Every seat's reward replaced by the mean over the seats (a coalition sharing its payoff equally)."""
     mean = np.mean(list(rewards.values()), axis=0)
-    return dict.fromkeys(rewards, mean)
+    return {seat: mean for seat in rewards}
 
 
 def compute_gae(
