@@ -92,3 +92,7 @@ def make(name: str, *, aec: bool = False, **kwargs: Any) -> Any:
 
 
 register_all()
+
+
+# Gymnasium single-agent ids (linkmech/<Name>-single-v0): one seat learns, the others scripted
+from linkmech.envs import single_agent as single_agent  # noqa: E402
