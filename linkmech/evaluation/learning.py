@@ -13,9 +13,14 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+
+import numpy as np
 
 from linkmech import envs
+from linkmech.agents.base import Seat, Strategy, make_strategy
+from linkmech.agents.learned import Learned
+from linkmech.evaluation.play import play_episode
 from linkmech.training.config import TrainConfig
 from linkmech.training.run import run_training
 
@@ -152,6 +157,40 @@ def coalition_rows(
     return rows
 
 
+class _RecordingReports(Strategy):
+    """Plays a wrapped strategy and records (true endowment, report) at every date."""
+
+    name: ClassVar[str] = "_recording_reports"
+
+    def __init__(self, inner: Strategy) -> None:
+        super().__init__()
+        self.inner = inner
+        self.pairs: list[tuple[float, float]] = []
+
+    def reset(self, seat: Seat, rng: np.random.Generator) -> None:
+        super().reset(seat, rng)
+        self.inner.reset(seat, rng)
+
+    def act(self, observation: np.ndarray, action_mask: np.ndarray) -> Any:
+        seat, _ = self._ready()
+        action = self.inner.act(observation, action_mask)
+        self.pairs.append((float(seat.field(observation, "endowment")[0]), float(np.asarray(action)[0])))
+        return action
+
+
+def report_ratio(checkpoint: str | Path, options: Mapping[str, Any], episodes: int, seed: int) -> float:
+    """Mean report / endowment of a learned agent_0 (greedy) against truthful reports (1 = truthful)."""
+    env = envs.make("resource_allocation_v0", **dict(options))
+    recorder = _RecordingReports(Learned(path=str(checkpoint)))
+    strategies: dict[str, Strategy] = {a: make_strategy("truthful_report") for a in env.possible_agents}
+    strategies["agent_0"] = recorder
+    for e in range(episodes):
+        play_episode(env, strategies, seed=seed + e)
+    pairs = np.array(recorder.pairs)
+    positive = pairs[:, 0] > 1e-9
+    return float(pairs[positive, 1].sum() / pairs[positive, 0].sum())
+
+
 def statistical_learner_rows(
     num_agents: int,
     num_dates: int,
@@ -166,7 +205,8 @@ def statistical_learner_rows(
 
     The others report truthfully. Columns: mechanism, the learner's utility per date, truth's, the gain per
     episode with its 95% interval (compare with the design's epsilon, a bound on the expected gain of a
-    deviation from a reasonable strategy under linked VCG; unlinked VCG is ex-post IC: no gain at all).
+    deviation from a reasonable strategy under linked VCG; unlinked VCG is ex-post IC: no gain at all), and
+    the learner's total report / total endowment on 50 episodes (1 = truthful on average).
     """
     rows = []
     for mechanism in mechanisms:
@@ -189,7 +229,9 @@ def statistical_learner_rows(
             eval_episodes=eval_episodes,
             seed=seed,
         )
-        summary = train_and_compare(config)
+        with tempfile.TemporaryDirectory() as tmp:
+            summary = run_training(config, tmp, progress=False)
+            ratio = report_ratio(Path(tmp) / "agent_0.pt", options, 50, seed)
         gain, half = _interval(summary)
         rows.append(
             {
@@ -198,6 +240,7 @@ def statistical_learner_rows(
                 "truth / date": summary["reference_utility_per_problem"],
                 "gain / episode": f"{gain * num_dates:+.4f} +- {half * num_dates:.4f}",
                 "epsilon": epsilon,
+                "report / endowment": ratio,
                 "PPO steps": summary["env_steps"],
             }
         )
