@@ -214,6 +214,11 @@ def run_train(args: argparse.Namespace) -> str:
 
     config = train_config(args)
     summary = run_training(config, args.out, progress=not args.quiet)
+    return format_train_summary(config, summary, args.out)
+
+
+def format_train_summary(config: TrainConfig, summary: dict[str, Any], out: str) -> str:
+    """The lines `linkmech train` prints for a run's summary."""
     diff = summary["difference"]
     ratio = summary["ratio"]
     lines = [
@@ -226,7 +231,7 @@ def run_train(args: argparse.Namespace) -> str:
         f"  difference {diff['mean']:+.4f} 95% [{diff['ci95'][0]:+.4f}, {diff['ci95'][1]:+.4f}] on "
         f"{summary['eval_episodes']} common episodes; ratio "
         + (f"{ratio:.3f}" if ratio is not None else "n/a"),
-        f"  wrote {args.out}/summary.json, log.jsonl, config.json, {', '.join(Path(p).name for p in summary['checkpoints'])}",
+        f"  wrote {out}/summary.json, log.jsonl, config.json, {', '.join(Path(p).name for p in summary['checkpoints'])}",
     ]
     return "\n".join(lines)
 

@@ -21,6 +21,7 @@ from linkmech.training.config import TrainConfig
 from linkmech.training.run import run_training
 
 PROBLEM_COUNTS = [2, 4, 8, 16, 32, 64]
+THIRDS = [3, 6, 12, 24, 48, 96, 192]
 CURVES = {
     "linked voting (2 agents)": ("linked_voting_v0", {}),
     "linked public goods (3 agents)": ("linked_public_goods_v0", {"num_agents": 3}),
@@ -110,6 +111,14 @@ def main() -> int:
         text += f"![exploitability]({figure.name})\n\n" if has_plot else ""
         for label, rows in curves.items():
             text += f"### {label}\n\n" + markdown_table(rows, 4) + "\n\n"
+        thirds = exploitability_rows("linked_public_goods_v0", {"num_agents": 3}, THIRDS, ppo=False)
+        text += (
+            "### linked public goods (3 agents), K a multiple of 3 (exact DP only)\n\n"
+            "The quotas are K/3 and 2K/3; for other K they are rounded, which moves the gain up and down.\n\n"
+            + markdown_table(thirds, 5)
+            + "\n\n"
+        )
+        curves["linked public goods (3 agents), K multiple of 3"] = thirds
         sections.append(text)
         data["exploitability"] = curves
     if "coalition" in parts:

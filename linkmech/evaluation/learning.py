@@ -79,7 +79,7 @@ def exploitability_rows(
 
     Columns: K; the exact (or history-free, marked) values per problem of approximate truth and of the best
     response and their difference; the PPO learner's gain with its 95% interval (a lower bound, trained for
-    ``steps(K)`` env steps); the PPO gain as a share of the exact gain.
+    ``steps(K)`` env steps).
     """
     rows = []
     for k in problem_counts:
@@ -102,7 +102,6 @@ def exploitability_rows(
             gain, half = _interval(summary)
             row["PPO gain / problem"] = f"{gain:+.4f} +- {half:.4f}"
             row["PPO steps"] = summary["env_steps"]
-            row["PPO share of exact gain"] = gain / exact["gain"] if exact["gain"] > 1e-12 else float("nan")
         rows.append(row)
     return rows
 
