@@ -193,7 +193,7 @@ class LinkingEnv(ParallelEnv):  # type: ignore[misc]
         self._fields = [self._layout(i) for i in range(problem.num_agents)]
         self._num_actions = [max(count, 2 if opts.participation else 1) for count in problem.type_counts]
         self._observation_spaces = [self._build_observation_space(i) for i in range(problem.num_agents)]
-        self._action_spaces = [spaces.Discrete(count) for count in self._num_actions]
+        self._action_spaces: list[spaces.Discrete] = [spaces.Discrete(count) for count in self._num_actions]
         self._rng: np.random.Generator | None = None
         self.state_: LinkingState | None = None
         self._step_count = 0

@@ -294,7 +294,7 @@ class SingleAgentEnv(gymnasium.Env):  # type: ignore[misc]
             raise ValueError("action_masks: call reset() first")
         return np.asarray(self._observations[self.learner]["action_mask"], dtype=bool)
 
-    def render(self) -> str | None:
+    def render(self) -> Any:
         """The decisions table of the linking envs: returned in ``"ansi"`` mode, printed in ``"human"``."""
         result = self.parallel_env.render()
         if result is None:

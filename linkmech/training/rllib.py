@@ -211,7 +211,7 @@ def ppo_config(
         .framework("torch")
         .multi_agent(
             policies=set(layout),
-            policy_mapping_fn=seat_policy if policies == "per_seat" else shared_policy,
+            policy_mapping_fn=seat_policy if policies == "per_seat" else shared_policy,  # type: ignore[arg-type]
         )
         .rl_module(rl_module_spec=MultiRLModuleSpec(rl_module_specs=specs))
         .env_runners(num_env_runners=num_env_runners, num_envs_per_env_runner=num_envs_per_env_runner)
