@@ -150,7 +150,10 @@ def make_strategy(spec: str, **params: Any) -> Strategy:
     """
     name, _, rest = spec.partition(":")
     if name not in STRATEGIES:
-        raise ValueError(f"strategy: got {name!r}; registered strategies are {sorted(STRATEGIES)}")
+        from linkmech.envs import did_you_mean
+
+        hint = did_you_mean(name, sorted(STRATEGIES))
+        raise ValueError(f"strategy: got {name!r}{hint}; registered strategies are {sorted(STRATEGIES)}")
     for item in filter(None, rest.split(",")):
         key, sep, value = item.partition("=")
         if not sep or not key:

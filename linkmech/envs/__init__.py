@@ -82,13 +82,63 @@ def find(name: str) -> EnvEntry:
         if name in (entry.id, entry.module, entry.id.split("/", 1)[1]):
             return entry
     known = ", ".join(e.id for e in ENVIRONMENTS)
-    raise ValueError(f"environment: got {name!r}; known environments are {known}")
+    names = [n for e in ENVIRONMENTS for n in (e.id, e.module)]
+    raise ValueError(f"environment: got {name!r}{did_you_mean(name, names)}; known environments are {known}")
+
+
+def did_you_mean(name: str, choices: list[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``choices``, or an empty string."""
+    import difflib
+
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.5)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def make(name: str, *, aec: bool = False, **kwargs: Any) -> Any:
     """Create an environment by id or module name: the parallel env, or the AEC env with ``aec=True``."""
-    module = importlib.import_module(find(name).module_path)
+    entry = find(name)
+    module = importlib.import_module(entry.module_path)
+    allowed = env_options(entry.id)
+    unknown = [key for key in kwargs if allowed and key not in allowed]
+    if unknown:
+        hints = "".join(did_you_mean(key, list(allowed)) for key in unknown)
+        raise ValueError(f"{entry.id}: unknown options {unknown}{hints}; its options are {list(allowed)}")
     return module.env(**kwargs) if aec else module.parallel_env(**kwargs)
+
+
+def env_options(name: str) -> dict[str, Any]:
+    """The keyword options of an environment with their defaults (``inspect.Parameter.empty`` if none)."""
+    import inspect
+
+    entry = find(name)
+    module = importlib.import_module(entry.module_path)
+    target = getattr(module, "OPTIONS_OF", None) or _env_class(module)
+    if target is None:
+        return {}
+    parameters = inspect.signature(target).parameters.values()
+    options = {
+        p.name: p.default
+        for p in parameters
+        if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name not in ("self", "render_mode")
+    }
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        import dataclasses
+
+        from linkmech.envs.linking_env import LinkingEnv, LinkingOptions
+
+        if isinstance(target, type) and issubclass(target, LinkingEnv):
+            options.update({f.name: f.default for f in dataclasses.fields(LinkingOptions)})
+        else:
+            return {}  # unknown keyword options: let the constructor judge them
+    return options
+
+
+def _env_class(module: Any) -> Any:
+    """The parallel env class a module's ``parallel_env`` builds (the class holding the options)."""
+    for value in vars(module).values():
+        if isinstance(value, type) and issubclass(value, pettingzoo.ParallelEnv) and value.__module__ == module.__name__:
+            return value
+    return None
 
 
 register_all()

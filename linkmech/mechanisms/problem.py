@@ -419,3 +419,26 @@ class TabularProblem(FiniteProblem):
 def _format_value(value: float) -> str:
     number = float(value)
     return str(int(number)) if number.is_integer() else f"{number:g}"
+
+
+def lottery_distance(first: Lottery, second: Lottery) -> FloatArray:
+    """Total-variation distance ``[B]`` between two batches of lotteries (supports may differ or repeat).
+
+    For a deterministic ``second`` it is the probability that ``first``'s outcome differs from it.
+    """
+    rows = first.probs.shape[0]
+    if second.probs.shape[0] != rows:
+        raise ValueError(f"lottery_distance: batches of {rows} and {second.probs.shape[0]} lotteries")
+    keys = np.concatenate(
+        [
+            np.stack([np.repeat(np.arange(rows), lot.probs.shape[1]), lot.alternatives.reshape(-1)], axis=1)
+            for lot in (first, second)
+        ]
+    )
+    signed = np.concatenate([first.probs.reshape(-1), -second.probs.reshape(-1)])
+    unique, inverse = np.unique(keys, axis=0, return_inverse=True)
+    net = np.zeros(len(unique))
+    np.add.at(net, inverse.reshape(-1), signed)
+    distance = np.zeros(rows)
+    np.add.at(distance, unique[:, 0], np.abs(net))
+    return distance / 2
