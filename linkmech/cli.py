@@ -33,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Linking mechanisms (Jackson-Sonnenschein 2007) as PettingZoo environments.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.add_parser("list", help="list the registered environments")
+    commands.add_parser(
+        "list", help="list the environments with their options and the strategies with their parameters"
+    )
     demo = commands.add_parser(
         "demo", help="play one episode of each environment with approximately truthful agents"
     )
@@ -62,7 +64,49 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--episodes", type=int, default=100, help="episodes (default 100)")
     play.add_argument("--seed", type=int, default=0, help="first seed; episode e uses seed + e (default 0)")
     add_train_parser(commands)
+    add_tournament_parser(commands)
     return parser
+
+
+def add_tournament_parser(commands: Any) -> None:
+    """The ``tournament`` subcommand (the main job on defaults)."""
+    from linkmech.evaluation.tournament_setup import DEFAULT_ENVS, DEFAULT_STRATEGIES
+
+    tournament = commands.add_parser(
+        "tournament",
+        help="play every strategy against every other in every seat; summary table, results, plots",
+        description=(
+            "A tournament of strategies across environments. Defaults: "
+            + ", ".join(DEFAULT_ENVS)
+            + "; strategies "
+            + ", ".join(DEFAULT_STRATEGIES)
+            + "; round robin over seats. Results are journaled as each match finishes: run the same command "
+            "again with the same --out to resume an interrupted run."
+        ),
+    )
+    tournament.add_argument("--env", action="append", default=None, help="NAME[:key=value,...] (repeatable)")
+    tournament.add_argument(
+        "--strategy", action="append", default=None, help="NAME[:key=value,...] (repeatable)"
+    )
+    tournament.add_argument(
+        "--config", default=None, help="a TOML or YAML tournament file (flags override it)"
+    )
+    tournament.add_argument("--seating", choices=["round_robin", "population"], default=None)
+    tournament.add_argument(
+        "--population-matches", type=int, default=None, help="profiles per env (population)"
+    )
+    tournament.add_argument("--repetitions", type=int, default=None, help="plays of each profile (default 3)")
+    tournament.add_argument("--episodes", type=int, default=None, help="episodes per match (default 6)")
+    tournament.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    tournament.add_argument(
+        "--backend", choices=["local", "ray"], default="local", help="local processes or Ray"
+    )
+    tournament.add_argument("--seed", type=int, default=None, help="tournament seed (default 0)")
+    tournament.add_argument(
+        "--out", default="runs/tournament", help="results directory (default runs/tournament)"
+    )
+    tournament.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    tournament.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def add_train_parser(commands: Any) -> None:
@@ -236,6 +280,43 @@ def format_train_summary(config: TrainConfig, summary: dict[str, Any], out: str)
     return "\n".join(lines)
 
 
+def list_everything() -> str:
+    """Environments with their options and defaults, then strategies with their parameters."""
+    import inspect
+
+    lines = ["Environments (linkmech.make(NAME, **options); --env NAME:key=value,...):"]
+    for entry in envs.ENVIRONMENTS:
+        lines.append(f"  {entry.id:34s} {entry.module:24s} {entry.summary}")
+        options = ", ".join(f"{k}={_short(v)}" for k, v in envs.env_options(entry.id).items())
+        lines.append(f"      options: {options}")
+    lines.append("")
+    lines.append("Strategies (--strategy NAME:key=value,...):")
+    for name in sorted(STRATEGIES):
+        cls = STRATEGIES[name]
+        summary = (cls.__doc__ or "").strip().splitlines()[0]
+        parameters = [
+            f"{p.name}={_short(p.default)}"
+            for p in inspect.signature(cls.__init__).parameters.values()
+            if p.name != "self"
+            and p.kind is p.POSITIONAL_OR_KEYWORD
+            and not p.name.startswith("_")
+            and not (name == "learned" and p.name in ("policy", "meta"))
+        ]
+        lines.append(f"  {name:24s} {summary}")
+        if parameters:
+            lines.append(f"      parameters: {', '.join(parameters)}")
+    return "\n".join(lines)
+
+
+def _short(value: Any) -> str:
+    import inspect
+
+    if value is inspect.Parameter.empty:
+        return "<required>"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def list_envs() -> str:
     """One line per registered environment."""
     width = max(len(e.id) for e in envs.ENVIRONMENTS)
@@ -368,11 +449,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "list":
-            print(list_envs())
+            print(list_everything())
         elif args.command == "strategies":
             print(list_strategies())
         elif args.command == "play":
             print(run_play(args.env, args.strategy, args.option, args.episodes, args.seed))
+        elif args.command == "tournament":
+            from linkmech.evaluation.tournament_command import run_tournament_command
+
+            print(run_tournament_command(args))
         elif args.command == "train":
             print(run_train(args))
         elif args.command == "demo":

@@ -136,7 +136,11 @@ def env_options(name: str) -> dict[str, Any]:
 def _env_class(module: Any) -> Any:
     """The parallel env class a module's ``parallel_env`` builds (the class holding the options)."""
     for value in vars(module).values():
-        if isinstance(value, type) and issubclass(value, pettingzoo.ParallelEnv) and value.__module__ == module.__name__:
+        if (
+            isinstance(value, type)
+            and issubclass(value, pettingzoo.ParallelEnv)
+            and value.__module__ == module.__name__
+        ):
             return value
     return None
 

@@ -1,5 +1,6 @@
-"""One tournament match: a seeded set of episodes of one environment with one strategy per seat, and the
-per-seat measurements a tournament aggregates.
+"""One tournament match and the per-seat measurements a tournament aggregates.
+
+A match is a seeded set of episodes of one environment with one strategy per seat.
 
 :class:`MatchSpec` is plain data (hashable, JSON-able: it is what a results journal records and what a worker
 process or a Ray task receives). :func:`play_match` plays it with :func:`linkmech.evaluation.play.play_episode`
@@ -7,7 +8,8 @@ process or a Ray task receives). :func:`play_match` plays it with :func:`linkmec
 
 - ``utility_per_problem``: the seat's summed reward / K (T in the resource allocation), mean over episodes;
 - ``target_utility_per_problem``: what the seat would get per problem if the target f were applied to the
-  TRUE types (expected over f's lottery): the first-best reference of "utility relative to the target";
+  TRUE types (expected over f's lottery): the first-best reference of "utility relative to the target"; in
+  the resource allocation: its first-best surplus plus the transfer it would get if everyone told the truth;
 - ``welfare_per_problem`` and ``first_best_welfare_per_problem``: realised utilities summed over seats, and
   the targets' sum (efficiency is their ratio, computed when aggregating); in the resource allocation:
   realised total surplus at the true endowments (transfers excluded) and the first-best surplus, per date;
@@ -123,6 +125,7 @@ def _linking_measures(env: Any) -> dict[str, np.ndarray]:
     distance = lottery_distance(problem.target(used), target)  # [K]
     return {
         "target_utility": target_utility.sum(axis=0),
+        "first_best_welfare": np.full(problem.num_agents, float(target_utility.sum())),
         "error_rate": np.full(problem.num_agents, float(distance.mean())),
         "lies": (state.announced[0] != types).mean(axis=0),
         "flags": state.policed[0].sum(axis=0).astype(np.float64),
@@ -138,12 +141,13 @@ def _allocation_measures(env: Any, final_infos: dict[str, Any]) -> dict[str, np.
     episode = env.episode
     truth = np.asarray(episode.endowments)
     reports = np.asarray(episode.reports)
-    first_best = agent_surplus(truth, env.resource, env.project)  # [N]
+    first_best = agent_surplus(truth, env.resource, env.project, env.discount)  # [N]
     info = final_infos[env.possible_agents[0]]
     ratio = float(info["cost"]) / float(info["total_surplus"]) if info.get("total_surplus") else np.nan
     n = truth.shape[1]
     return {
-        "target_utility": first_best,
+        "target_utility": first_best + _truthful_transfers(env, truth),
+        "first_best_welfare": np.full(n, float(first_best.sum())),
         "error_rate": np.full(n, np.nan),
         "lies": (np.abs(reports - truth) > REPORT_TOLERANCE * np.maximum(1.0, np.abs(truth))).mean(axis=0),
         "flags": np.zeros(n),
@@ -152,13 +156,27 @@ def _allocation_measures(env: Any, final_infos: dict[str, Any]) -> dict[str, np.
     }
 
 
+def _truthful_transfers(env: Any, truth: np.ndarray) -> np.ndarray:
+    """The transfers every agent would get if everyone reported truthfully (the env's own mechanism)."""
+    from linkmech.mechanisms.allocation import unlinked_vcg_transfers
+    from linkmech.mechanisms.linked_vcg import linked_vcg_transfers
+    from linkmech.mechanisms.omega_star import retract
+
+    if env.mechanism == "unlinked":
+        return unlinked_vcg_transfers(truth, env.resource, env.project, env.discount)
+    used = retract(env.omega_star, truth)
+    return linked_vcg_transfers(used, env.resource, env.project, env.omega_star, env.discount)
+
+
 def play_match(spec: MatchSpec) -> list[Row]:
     """Play ``spec`` and return one row per seat (see the module docstring for the columns)."""
     env = envs.make(spec.env, **dict(spec.env_options))
     agents = list(env.possible_agents)
     given = dict(spec.profile)
     if sorted(given) != sorted(agents):
-        raise ValueError(f"match {spec.match_id}: profile seats {sorted(given)}; the env's seats are {agents}")
+        raise ValueError(
+            f"match {spec.match_id}: profile seats {sorted(given)}; the env's seats are {agents}"
+        )
     per_problem = _problem_count(env)
     totals = np.zeros((spec.episodes, len(agents)))
     measures: dict[str, list[np.ndarray]] = {}
@@ -193,7 +211,7 @@ def play_match(spec: MatchSpec) -> list[Row]:
                 "utility_per_problem": float(utility[i]),
                 "target_utility_per_problem": float(target[i]),
                 "welfare_per_problem": float(mean["welfare"][i]) / per_problem,
-                "first_best_welfare_per_problem": float(target.sum()),
+                "first_best_welfare_per_problem": float(mean["first_best_welfare"][i]) / per_problem,
                 "error_rate": float(mean["error_rate"][i]),
                 "lie_fraction": float(mean["lies"][i]),
                 "flags": float(mean["flags"][i]),
