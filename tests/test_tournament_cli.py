@@ -110,3 +110,37 @@ def test_list_shows_options_and_parameters(capsys: pytest.CaptureFixture[str]) -
     text = capsys.readouterr().out
     assert "options: num_agents=2, values=(-2, -1, 1, 2)" in text and "num_problems=12" in text
     assert "misreport" in text and "parameters: factor=1.5" in text
+
+
+def test_learned_checkpoints_and_the_statistical_mechanism_join(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from linkmech.training.config import TrainConfig
+    from linkmech.training.run import run_training
+
+    run_training(
+        TrainConfig(
+            env_options={"num_problems": 4}, total_steps=320, num_envs=4, rollout_steps=20, eval_episodes=4
+        ),
+        tmp_path / "ppo",
+        progress=False,
+    )
+    learned = f"learned:path={tmp_path / 'ppo' / 'agent_0.pt'}"
+    args = ["tournament", *SMALL, "--strategy", learned, "--strategy", "random", "--out", str(tmp_path / "t")]
+    assert main([*args, "--no-plots"]) == 0
+    assert "learned:path=" in capsys.readouterr().out
+    stats = ["--env", "resource_allocation_v0:num_agents=2,num_dates=3", "--strategy", "truthful_report"]
+    stats += [
+        "--strategy",
+        "misreport:factor=1.5",
+        "--repetitions",
+        "1",
+        "--episodes",
+        "1",
+        "--quiet",
+        "--no-plots",
+    ]
+    assert main(["tournament", *stats, "--out", str(tmp_path / "s")]) == 0
+    text = capsys.readouterr().out
+    row = next(line for line in text.splitlines() if line.startswith("truthful_report"))
+    assert row.split()[-1] != "-"  # cost/surplus is reported for the statistical mechanism

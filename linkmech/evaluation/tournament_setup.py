@@ -34,7 +34,7 @@ from linkmech.evaluation.play import play_episode
 
 DEFAULT_ENVS = (
     "linked_voting_v0:num_problems=20",
-    "linked_public_goods_v0:num_agents=3,num_problems=24,policing=true",
+    "linked_public_goods_v0:num_agents=3,num_problems=48,policing=true",
 )
 """The main job's environments."""
 
