@@ -65,7 +65,26 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--seed", type=int, default=0, help="first seed; episode e uses seed + e (default 0)")
     add_train_parser(commands)
     add_tournament_parser(commands)
+    add_reproduce_parser(commands)
     return parser
+
+
+def add_reproduce_parser(commands: Any) -> None:
+    """The ``reproduce`` subcommand (every quantitative claim of both papers)."""
+    reproduce = commands.add_parser(
+        "reproduce",
+        help="compute every quantitative claim of both papers from the library and compare with the printed values",
+        description=(
+            "Compute the papers' figures (exact fractions where exact, Monte Carlo with 95% intervals otherwise), "
+            "compare each with the paper's printed value, explain disagreements. IDS are prefixes: js.ex2, zhu, "
+            "js.ex5.utility_k4 (default: everything)."
+        ),
+    )
+    reproduce.add_argument("ids", nargs="*", help="figure ids or prefixes (default: all)")
+    reproduce.add_argument("--json", default=None, help="write {'figures': [...]} to this file")
+    reproduce.add_argument("--markdown", default=None, help="write the report (table and plots) to this file")
+    reproduce.add_argument("--plots", default=None, help="write the plots (PNG) into this directory")
+    reproduce.add_argument("--quick", action="store_true", help="fewer Monte Carlo episodes (CI)")
 
 
 def add_tournament_parser(commands: Any) -> None:
@@ -454,6 +473,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(list_strategies())
         elif args.command == "play":
             print(run_play(args.env, args.strategy, args.option, args.episodes, args.seed))
+        elif args.command == "reproduce":
+            from linkmech.evaluation.reproduce.command import run_reproduce
+
+            print(run_reproduce(args.ids, args.json, args.markdown, args.plots, args.quick))
         elif args.command == "tournament":
             from linkmech.evaluation.tournament_command import run_tournament_command
 

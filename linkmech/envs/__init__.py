@@ -99,7 +99,7 @@ def make(name: str, *, aec: bool = False, **kwargs: Any) -> Any:
     entry = find(name)
     module = importlib.import_module(entry.module_path)
     allowed = env_options(entry.id)
-    unknown = [key for key in kwargs if allowed and key not in allowed]
+    unknown = [key for key in kwargs if allowed and key not in allowed and key != "render_mode"]
     if unknown:
         hints = "".join(did_you_mean(key, list(allowed)) for key in unknown)
         raise ValueError(f"{entry.id}: unknown options {unknown}{hints}; its options are {list(allowed)}")
