@@ -209,12 +209,7 @@ def seat_strategies(agents: Sequence[str], specs: Sequence[str]) -> dict[str, St
 
 def run_play(env_name: str, specs: Sequence[str], options: Sequence[str], episodes: int, seed: int) -> str:
     """Play ``episodes`` seeded episodes and report each seat's utility per problem with a 95% interval."""
-    kwargs: dict[str, Any] = {}
-    for option in options:
-        key, sep, value = option.partition("=")
-        if not sep:
-            raise ValueError(f"--option: got {option!r}; write key=value")
-        kwargs[key] = parse_value(value)
+    kwargs = parse_options(options)
     env = envs.make(env_name, **kwargs)
     strategies = seat_strategies(env.possible_agents, specs)
     totals = [play_episode(env, strategies, seed + e).totals for e in range(episodes)]
