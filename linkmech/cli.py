@@ -66,6 +66,15 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_parser(commands)
     add_tournament_parser(commands)
     add_reproduce_parser(commands)
+    bench = commands.add_parser(
+        "bench",
+        help="throughput: PettingZoo loop vs batched engine vs rps, linked VCG vs SciPy, tournament workers",
+        description="Benchmarks measured in one run (see linkmech/evaluation/bench.py); prints a table and ratios.",
+    )
+    bench.add_argument(
+        "--json", default=None, help='write {"results": [{"id", "value", "unit"}]} to this file'
+    )
+    bench.add_argument("--quick", action="store_true", help="short measurements, no N = 1000 (noisy)")
     return parser
 
 
@@ -218,6 +227,24 @@ def run_play(env_name: str, specs: Sequence[str], options: Sequence[str], episod
     for agent in env.possible_agents:
         mean, half = mean_ci([t[agent] / k for t in totals])
         lines.append(f"  {agent}: {strategies[agent]!r:40s} utility per problem {mean:+.4f} +- {half:.4f}")
+    return "\n".join(lines)
+
+
+def run_bench_command(json_path: str | None, quick: bool) -> str:
+    """Run the benchmarks (progress on stderr), write the JSON, return the table with the target ratios."""
+    import json
+
+    from linkmech.evaluation.bench import ratios, run_bench
+
+    results = run_bench(quick, progress=lambda line: print(line, file=sys.stderr))
+    targets = ratios(results)
+    if json_path:
+        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_path).write_text(json.dumps({"results": results, "ratios": targets}, indent=2) + "\n")
+    lines = [f"{r['id']:34s} {r['value']:14.4g} {r['unit']}" for r in results]
+    lines += [
+        f"{r['id']:34s} {r['value']:14.4g} {r['unit']} ({'met' if r['met'] else 'NOT met'})" for r in targets
+    ]
     return "\n".join(lines)
 
 
@@ -468,6 +495,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(list_strategies())
         elif args.command == "play":
             print(run_play(args.env, args.strategy, args.option, args.episodes, args.seed))
+        elif args.command == "bench":
+            print(run_bench_command(args.json, args.quick))
         elif args.command == "reproduce":
             from linkmech.evaluation.reproduce.command import run_reproduce
 

@@ -15,54 +15,21 @@ import argparse
 import time
 
 import numpy as np
-from scipy.optimize import minimize
 
-from linkmech.mechanisms.allocation import EXPONENTIAL, LOG, FloatArray, ProjectType, date_weights
+from linkmech.evaluation.bench import slsqp_one_agent_seconds, vcg_instance
+from linkmech.mechanisms.allocation import EXPONENTIAL, LOG, FloatArray, ProjectType
 from linkmech.mechanisms.linked_vcg import convexity_holds, linked_vcg_transfers
 from linkmech.mechanisms.omega_star import OmegaStar
 
 
 def instance(size: int, shocks: bool, seed: int = 0) -> tuple[FloatArray, OmegaStar]:
-    rng = np.random.default_rng(seed)
-    scale = rng.uniform(0.5, 1.5, size) if shocks else np.ones(size)
-    endowments = scale[:, None] * rng.uniform(0.5, 1.5, (size, size))
-    centers = endowments.mean(axis=0)
-    loo = (endowments.sum(axis=0) - endowments) / (size - 1)
-    radius = 1.05 * float(np.abs(loo - centers).max()) + 1e-9
-    return endowments, OmegaStar(size, centers, radius)
+    return vcg_instance(size, seed, shocks)
 
 
 def slsqp_one_agent(
     endowments: FloatArray, om: OmegaStar, project: ProjectType, q: float, beta: float
 ) -> float:
-    big_t = om.num_dates
-    others = endowments.sum(axis=1) - endowments[:, 0]
-    weights = date_weights(big_t, beta, anchor=big_t)
-    c, x = om.centers[0], om.radius
-
-    def value(h: FloatArray) -> float:
-        return float(np.sum(weights * others * project.f(q / (h + others))))
-
-    def grad(h: FloatArray) -> FloatArray:
-        y = q / (h + others)
-        return -(weights * others / q) * y * y * project.derivative(y)
-
-    m = np.ones((big_t, big_t)) - np.eye(big_t)
-    cons = [
-        {"type": "ineq", "fun": lambda h: (big_t - 1) * (c + x) - m @ h, "jac": lambda h: -m},
-        {"type": "ineq", "fun": lambda h: m @ h - (big_t - 1) * (c - x), "jac": lambda h: m},
-    ]
-    start = time.perf_counter()
-    minimize(
-        value,
-        endowments[:, 0],
-        jac=grad,
-        method="SLSQP",
-        constraints=cons,
-        bounds=[(0.0, None)] * big_t,
-        options={"ftol": 1e-12, "maxiter": 1000},
-    )
-    return time.perf_counter() - start
+    return slsqp_one_agent_seconds(endowments, om, project, q, beta)
 
 
 def main() -> None:

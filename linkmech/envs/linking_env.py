@@ -290,11 +290,7 @@ class LinkingEnv(ParallelEnv):  # type: ignore[misc]
         for agent in self.agents:
             self.check_action(agent, actions[agent])
         chosen = np.array([[int(actions[a]) for a in self.possible_agents]], dtype=np.int64)
-        if self.phase == "announce":
-            rewards, infos = self._announce(chosen)
-        else:
-            rewards, infos = self._participate(chosen)
-        self._step_count += 1
+        rewards, infos = self._apply(chosen, with_infos=True)
         done = self._step_count >= self.num_steps
         reward_dict = {a: float(rewards[0, i]) for i, a in enumerate(self.possible_agents)}
         terminations = dict.fromkeys(self.possible_agents, done)
@@ -308,24 +304,37 @@ class LinkingEnv(ParallelEnv):  # type: ignore[misc]
 
     # ----- phases -----------------------------------------------------------------------------------------
 
-    def _announce(self, chosen: np.ndarray) -> tuple[FloatArray, dict]:
+    def apply_actions(self, chosen: np.ndarray) -> FloatArray:
+        """Apply checked actions ``[B, n]`` of every episode of the state; rewards ``[B, n]`` (no infos)."""
+        rewards, _ = self._apply(chosen, with_infos=False)
+        return rewards
+
+    def _apply(self, chosen: np.ndarray, with_infos: bool) -> tuple[FloatArray, dict]:
+        if self.phase == "announce":
+            rewards, infos = self._announce(chosen, with_infos)
+        else:
+            rewards, infos = self._participate(chosen, with_infos)
+        self._step_count += 1
+        return rewards, infos
+
+    def _announce(self, chosen: np.ndarray, with_infos: bool = True) -> tuple[FloatArray, dict]:
         state, opts = self._state(), self.options
         n = self.problem.num_agents
         if opts.form == "over_time":
             rewards = step_over_time(self.mechanism, state, chosen)
             if opts.participation:
                 rewards = np.zeros_like(rewards)
-            return rewards, self._date_infos(state.date - 1)
+            return rewards, self._date_infos(state.date - 1) if with_infos else {}
         record_announcements(self.mechanism, state, chosen)
-        rewards = np.zeros((1, n))
+        rewards = np.zeros((state.batch_size, n))
         if state.date == opts.num_problems:
             utilities = finish_all_at_once(self.mechanism, state)
             if not opts.participation:
                 rewards = utilities.sum(axis=1)
-            return rewards, self._final_infos()
+            return rewards, self._final_infos() if with_infos else {}
         return rewards, {a: {"phase": "announce", "date": state.date} for a in self.possible_agents}
 
-    def _participate(self, chosen: np.ndarray) -> tuple[FloatArray, dict]:
+    def _participate(self, chosen: np.ndarray, with_infos: bool = True) -> tuple[FloatArray, dict]:
         proposed, status_quo = self._discounted_outcomes()
         problem = self._participation_problem()
         if problem is None:
@@ -335,6 +344,8 @@ class LinkingEnv(ParallelEnv):  # type: ignore[misc]
                 proposed[:, [problem]], status_quo[:, [problem]], chosen[:, None, :]
             )
             rewards = accrued[:, 0]
+        if not with_infos:
+            return rewards, {}
         infos = {
             agent: {
                 "phase": "participate",
@@ -359,74 +370,82 @@ class LinkingEnv(ParallelEnv):  # type: ignore[misc]
         return self._observations()[agent]
 
     def _observations(self) -> dict[str, dict[str, np.ndarray]]:
-        masks = self._masks()
         return {
-            agent: {"observation": self._vector(i), "action_mask": masks[i]}
+            agent: {"observation": self.batch_vector(i)[0], "action_mask": self.batch_mask(i)[0]}
             for i, agent in enumerate(self.possible_agents)
         }
 
-    def _masks(self) -> list[np.ndarray]:
-        state, phase = self._state(), self.phase
-        out = []
-        allowed = announcement_mask(self.mechanism, state.remaining)[0]
-        for i, count in enumerate(self._num_actions):
-            mask = np.zeros(count, dtype=np.int8)
-            if phase == "announce":
-                mask[: self.problem.type_counts[i]] = allowed[i, : self.problem.type_counts[i]]
-            elif phase == "participate":
-                mask[:2] = 1
-            out.append(mask)
-        return out
+    # Observation fields are computed for every episode of the state at once ([B, size]); the single env
+    # shows row 0 and linkmech.envs.batched.BatchedLinkingEnv shows every row: one copy of each rule.
 
-    def _vector(self, agent: int) -> np.ndarray:
+    def batch_mask(self, agent: int) -> np.ndarray:
+        """``[B, A_i]`` int8 action masks of agent index ``agent`` in every episode of the state."""
+        state, phase = self._state(), self.phase
+        mask = np.zeros((state.batch_size, self._num_actions[agent]), dtype=np.int8)
+        if phase == "announce":
+            count = self.problem.type_counts[agent]
+            mask[:, :count] = announcement_mask(self.mechanism, state.remaining)[:, agent, :count]
+        elif phase == "participate":
+            mask[:, :2] = 1
+        return mask
+
+    def batch_vector(self, agent: int) -> np.ndarray:
+        """``[B, D_i]`` float32 observation vectors of agent index ``agent`` in every episode."""
         parts = [getattr(self, f"_field_{name}")(agent) for name, _, _, _ in self._fields[agent]]
-        return np.concatenate(parts).astype(np.float32)
+        return np.concatenate(parts, axis=1).astype(np.float32)
+
+    def _rows(self, values: Any) -> np.ndarray:
+        """``values`` broadcast to one row per episode ``[B, size]``."""
+        row = np.atleast_1d(np.asarray(values, dtype=np.float64))
+        return np.broadcast_to(row, (self._state().batch_size, row.shape[-1])).copy()
 
     def _field_type(self, agent: int) -> np.ndarray:
         state = self._state()
-        current = np.zeros(self.problem.type_counts[agent])
+        current = np.zeros((state.batch_size, self.problem.type_counts[agent]))
         if self.phase == "announce":
-            current[state.types[0, state.date, agent]] = 1.0
+            current[np.arange(state.batch_size), state.types[:, state.date, agent]] = 1.0
         return current
 
     def _field_budget(self, agent: int) -> np.ndarray:
         classes = self.mechanism.budgets[agent].num_classes
-        return self._state().remaining[0, agent, :classes] / self.options.num_problems
+        return self._state().remaining[:, agent, :classes] / self.options.num_problems
 
     def _field_progress(self, agent: int) -> np.ndarray:
-        return np.array([self._state().date / self.options.num_problems])
+        return self._rows([self._state().date / self.options.num_problems])
 
     def _field_phase(self, agent: int) -> np.ndarray:
-        return np.array([float(self.phase == "announce"), float(self.phase == "participate")])
+        return self._rows([float(self.phase == "announce"), float(self.phase == "participate")])
 
     def _field_future_types(self, agent: int) -> np.ndarray:
         state = self._state()
-        later = state.types[0, state.date + 1 :, agent]
-        return np.bincount(later, minlength=self.problem.type_counts[agent]) / self.options.num_problems
+        later = state.types[:, state.date + 1 :, agent]
+        return _counts(later, self.problem.type_counts[agent]) / self.options.num_problems
 
     def _field_others_announced(self, agent: int) -> np.ndarray:
-        return self._others_counts(agent) / self.options.num_problems
+        state = self._state()
+        parts = [
+            _counts(state.announced[:, : state.date, j], count)
+            for j, count in enumerate(self.problem.type_counts)
+            if j != agent
+        ]
+        return np.concatenate(parts, axis=1) / self.options.num_problems
 
     def _field_last_utility(self, agent: int) -> np.ndarray:
         state = self._state()
-        return np.array([state.utilities[0, state.date - 1, agent] if state.date > 0 else 0.0])
+        if state.date == 0:
+            return np.zeros((state.batch_size, 1))
+        return state.utilities[:, state.date - 1, agent][:, None].astype(np.float64)
 
     def _field_offer(self, agent: int) -> np.ndarray:
+        state = self._state()
         if self.phase != "participate":
-            return np.zeros(2)
+            return np.zeros((state.batch_size, 2))
         proposed, status_quo = self._discounted_outcomes()
         problem = self._participation_problem()
         chosen = slice(None) if problem is None else slice(problem, problem + 1)
-        return np.array([proposed[0, chosen, agent].sum(), status_quo[0, chosen, agent].sum()])
-
-    def _others_counts(self, agent: int) -> np.ndarray:
-        state = self._state()
-        parts = []
-        for j, count in enumerate(self.problem.type_counts):
-            if j != agent:
-                announced = state.announced[0, : state.date, j]
-                parts.append(np.bincount(announced, minlength=count).astype(np.float64))
-        return np.concatenate(parts)
+        return np.stack(
+            [proposed[:, chosen, agent].sum(axis=1), status_quo[:, chosen, agent].sum(axis=1)], axis=1
+        )
 
     def _discounted_outcomes(self) -> tuple[FloatArray, FloatArray]:
         """``[1, K, n]`` discounted utilities of the proposed decisions and of the status quo."""
@@ -495,6 +514,11 @@ class LinkingEnv(ParallelEnv):  # type: ignore[misc]
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+def _counts(values: np.ndarray, size: int) -> np.ndarray:
+    """Per row of ``values [B, m]``, how often each of ``0..size-1`` occurs: ``[B, size]`` floats."""
+    return (values[:, :, None] == np.arange(size)).sum(axis=1).astype(np.float64)
 
 
 def _flags_at(flags: list[Flag], date: int) -> list[dict[str, Any]]:

@@ -1,0 +1,146 @@
+"""The batched engine: B independent episodes of a linking environment stepped in one call.
+
+:class:`BatchedLinkingEnv` holds one :class:`~linkmech.mechanisms.linking.LinkingState` over B episodes and
+steps it with the SAME code the single PettingZoo env runs: the mechanism functions of
+:mod:`linkmech.mechanisms.linking` and the env's own batched observation fields and masks
+(:meth:`linkmech.envs.linking_env.LinkingEnv.batch_vector` / ``batch_mask``); the single env is the B = 1 view.
+
+Seeding: ``reset(seeds)`` gives episode b the generator ``numpy.random.default_rng(seeds[b])``, exactly what
+the single env's ``reset(seed=seeds[b])`` uses, so for the same seeds and actions the per-episode outcomes equal
+the single env's (tested). ``reset(seed)`` with one integer derives the B seeds from it.
+
+Arrays: observations ``{agent: [B, D_i] float32}``, masks ``{agent: [B, A_i] int8}``, actions
+``{agent: [B] ints}`` (or one ``[B, n]`` array), rewards ``[B, n]``. Every episode has the same length
+(``num_steps``), so all episodes end together; ``done`` is one bool. Infos are not built (they are per-episode
+Python dicts: use the single env for them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from linkmech import envs
+from linkmech.envs.linking_env import LinkingEnv
+from linkmech.mechanisms.linking import start_episodes
+
+
+class BatchedLinkingEnv:
+    """B episodes of one linking environment.
+
+    Args:
+        env: a registered linking env name (``"linked_voting_v0"``) or a LinkingEnv instance (its problem,
+            mechanism and options are used).
+        num_envs: B.
+        **options: the env's options (when ``env`` is a name).
+    """
+
+    def __init__(self, env: str | LinkingEnv, num_envs: int, **options: Any) -> None:
+        base = envs.make(env, **options) if isinstance(env, str) else env
+        if not isinstance(base, LinkingEnv):
+            raise ValueError(
+                f"BatchedLinkingEnv: got {type(base).__name__}; the batched engine runs the linking environments "
+                "(LinkedVoting, LinkedPublicGoods, LinkedBargaining, LinkedAllocation, LinkedProblem)"
+            )
+        if not isinstance(num_envs, int) or num_envs < 1:
+            raise ValueError(f"num_envs: got {num_envs!r}; use an integer >= 1")
+        self.env, self.num_envs = base, num_envs
+        self.possible_agents = list(base.possible_agents)
+
+    @property
+    def num_steps(self) -> int:
+        """Steps per episode (K, plus the participation steps)."""
+        return self.env.num_steps
+
+    def observation_fields(self, agent: str) -> list[tuple[str, slice]]:
+        """The observation layout of ``agent`` (as in the single env)."""
+        return self.env.observation_fields(agent)
+
+    def action_space(self, agent: str) -> Any:
+        """``agent``'s Discrete action space."""
+        return self.env.action_space(agent)
+
+    def reset(
+        self, seed: int | Sequence[int] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Start B episodes: ``seed`` is B episode seeds, or one seed from which they are derived."""
+        seeds = self._seeds(seed)
+        env = self.env
+        env.state_ = start_episodes(env.mechanism, env.process, [np.random.default_rng(s) for s in seeds])
+        env._step_count = 0
+        env.agents = list(env.possible_agents)
+        self.seeds = seeds
+        return self._observations()
+
+    def _seeds(self, seed: int | Sequence[int] | None) -> list[int | None]:
+        if seed is None or isinstance(seed, (int, np.integer)):
+            if seed is None:
+                return [None] * self.num_envs
+            children = np.random.SeedSequence(int(seed)).generate_state(self.num_envs, dtype=np.uint32)
+            return [int(c) for c in children]
+        seeds = [int(s) for s in seed]
+        if len(seeds) != self.num_envs:
+            raise ValueError(
+                f"seed: got {len(seeds)} seeds for {self.num_envs} episodes; give one per episode"
+            )
+        return list(seeds)
+
+    def _observations(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        env = self.env
+        obs = {a: env.batch_vector(i) for i, a in enumerate(self.possible_agents)}
+        masks = {a: env.batch_mask(i) for i, a in enumerate(self.possible_agents)}
+        return obs, masks
+
+    def _chosen(self, actions: Mapping[str, Any] | np.ndarray) -> np.ndarray:
+        n = len(self.possible_agents)
+        if isinstance(actions, np.ndarray):
+            chosen = actions
+        else:
+            missing = [a for a in self.possible_agents if a not in actions]
+            if missing:
+                raise ValueError(
+                    f"actions: none for {missing}; give one [B] array per agent {self.possible_agents}"
+                )
+            chosen = np.stack([np.asarray(actions[a]) for a in self.possible_agents], axis=1)
+        if chosen.shape != (self.num_envs, n) or not np.issubdtype(chosen.dtype, np.integer):
+            raise ValueError(
+                f"actions: got an array of shape {chosen.shape} and dtype {chosen.dtype}; expected integers "
+                f"of shape [B, n] = [{self.num_envs}, {n}]"
+            )
+        return chosen.astype(np.int64)
+
+    def _check(self, chosen: np.ndarray) -> None:
+        """Raise a ValueError naming the first episode and agent whose action its mask forbids."""
+        for i, agent in enumerate(self.possible_agents):
+            mask = self.env.batch_mask(i)
+            column = chosen[:, i]
+            inside = (column >= 0) & (column < mask.shape[1])
+            allowed = np.zeros(len(column), dtype=bool)
+            allowed[inside] = mask[np.flatnonzero(inside), column[inside]] == 1
+            if not allowed.all():
+                b = int(np.flatnonzero(~allowed)[0])
+                raise ValueError(
+                    f"episode {b}: {agent} sent {int(column[b])}; its mask allows "
+                    f"{np.flatnonzero(mask[b]).tolist()} (nothing was changed)"
+                )
+
+    def step(
+        self, actions: Mapping[str, Any] | np.ndarray
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray, bool]:
+        """Apply every episode's actions; returns (observations, masks, rewards ``[B, n]``, done).
+
+        A rejected step raises a ValueError and changes nothing.
+        """
+        env = self.env
+        if env.state_ is None or not env.agents:
+            raise ValueError("the episodes are over or have not started; call reset() first")
+        chosen = self._chosen(actions)
+        self._check(chosen)
+        rewards = env.apply_actions(chosen)
+        done = env._step_count >= env.num_steps
+        if done:
+            env.agents = []
+        obs, masks = self._observations()
+        return obs, masks, rewards, done

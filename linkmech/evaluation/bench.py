@@ -1,0 +1,229 @@
+"""``linkmech bench``: throughput of the environments, the batched engine, linked VCG and tournaments.
+
+Every number is measured in the same run on the same machine, so the ratios between them mean something:
+
+- ``voting.pettingzoo_loop``: agent decisions per second of the PettingZoo parallel loop of linked voting
+  (K = 100, 2 agents, uniformly random allowed announcements drawn from one generator);
+- ``voting.batched_{1,64,4096}``: the same in :class:`linkmech.envs.batched.BatchedLinkingEnv` with B episodes
+  (actions drawn for all episodes at once: random scores arg-maxed over the mask);
+- ``rps.pettingzoo_loop``: PettingZoo's own rock-paper-scissors (``pettingzoo.classic.rps_v2``) in the same
+  loop: the yardstick of PettingZoo's API overhead per agent step;
+- ``zhu.linked_vcg_n{100,1000}_seconds``: all N linked VCG transfers for N = T (leave-one-out Omega* just wide
+  enough for the drawn endowments, q-bar = N, 1 - exp(-y)); ``zhu.generic_solver_n100_seconds``: SciPy's
+  SLSQP for one agent at N = T = 100, times N (a local method; it is exact only in the convex case);
+- ``tournament.workers_{1,2}``: matches per second of a small voting tournament in 1 and 2 processes.
+Time goes by ``time.perf_counter``; each measurement runs for at least ``seconds`` (or its fixed work).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+Result = dict[str, Any]
+
+
+def _rate(work: Callable[[], int], seconds: float) -> float:
+    """Units of work per second: ``work()`` returns units done; repeated until ``seconds`` have passed."""
+    done, start = 0, time.perf_counter()
+    while True:
+        done += work()
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return done / elapsed
+
+
+def pettingzoo_loop_rate(env: Any, seconds: float, seed: int = 0) -> float:
+    """Agent decisions per second of a parallel env with random allowed actions."""
+    rng = np.random.default_rng(seed)
+
+    def episode() -> int:
+        observations, _ = env.reset(seed=int(rng.integers(2**31)))
+        decisions = 0
+        while env.agents:
+            actions = {}
+            for agent in env.agents:
+                observation = observations[agent]
+                if isinstance(observation, dict) and "action_mask" in observation:
+                    allowed = np.flatnonzero(observation["action_mask"])
+                    actions[agent] = int(allowed[rng.integers(len(allowed))])
+                else:
+                    actions[agent] = int(rng.integers(env.action_space(agent).n))
+            observations, _, _, _, _ = env.step(actions)
+            decisions += len(actions)
+        return decisions
+
+    return _rate(episode, seconds)
+
+
+def batched_rate(num_envs: int, seconds: float, num_problems: int = 100, seed: int = 0) -> float:
+    """Agent decisions per second of the batched engine on linked voting with random allowed actions."""
+    from linkmech.envs.batched import BatchedLinkingEnv
+
+    batched = BatchedLinkingEnv("linked_voting_v0", num_envs, num_problems=num_problems)
+    rng = np.random.default_rng(seed)
+
+    def episode() -> int:
+        _, masks = batched.reset(int(rng.integers(2**31)))
+        done, decisions = False, 0
+        while not done:
+            actions = {a: np.argmax(rng.random(m.shape) * m, axis=1) for a, m in masks.items()}
+            _, masks, _, done = batched.step(actions)
+            decisions += num_envs * len(actions)
+        return decisions
+
+    return _rate(episode, seconds)
+
+
+def linked_vcg_seconds(size: int, seed: int = 0) -> float:
+    """Seconds for all N linked VCG transfers at N = T = ``size``."""
+    from linkmech.mechanisms.allocation import EXPONENTIAL
+    from linkmech.mechanisms.linked_vcg import linked_vcg_transfers
+
+    endowments, omega_star = vcg_instance(size, seed)
+    start = time.perf_counter()
+    linked_vcg_transfers(endowments, float(size), EXPONENTIAL, omega_star)
+    return time.perf_counter() - start
+
+
+def vcg_instance(size: int, seed: int = 0, shocks: bool = False) -> tuple[np.ndarray, Any]:
+    """Endowments ``[N, N]`` and a leave-one-out Omega* 1.05 x as wide as their largest deviation."""
+    from linkmech.mechanisms.omega_star import OmegaStar
+
+    rng = np.random.default_rng(seed)
+    scale = rng.uniform(0.5, 1.5, size) if shocks else np.ones(size)
+    endowments = scale[:, None] * rng.uniform(0.5, 1.5, (size, size))
+    centers = endowments.mean(axis=0)
+    leave_one_out = (endowments.sum(axis=0) - endowments) / (size - 1)
+    radius = 1.05 * float(np.abs(leave_one_out - centers).max()) + 1e-9
+    return endowments, OmegaStar(size, centers, radius)
+
+
+def slsqp_one_agent_seconds(
+    endowments: np.ndarray, omega_star: Any, project: Any, q: float, beta: float
+) -> float:
+    """Seconds SciPy's SLSQP takes to minimise agent 0's unlinked transfer over its leave-one-out Omega*."""
+    from scipy.optimize import minimize
+
+    from linkmech.mechanisms.allocation import date_weights
+
+    big_t = omega_star.num_dates
+    others = endowments.sum(axis=1) - endowments[:, 0]
+    weights = date_weights(big_t, beta, anchor=big_t)
+    c, x = omega_star.centers[0], omega_star.radius
+
+    def value(h: np.ndarray) -> float:
+        return float(np.sum(weights * others * project.f(q / (h + others))))
+
+    def grad(h: np.ndarray) -> np.ndarray:
+        y = q / (h + others)
+        return -(weights * others / q) * y * y * project.derivative(y)
+
+    m = np.ones((big_t, big_t)) - np.eye(big_t)
+    constraints = [
+        {"type": "ineq", "fun": lambda h: (big_t - 1) * (c + x) - m @ h, "jac": lambda h: -m},
+        {"type": "ineq", "fun": lambda h: m @ h - (big_t - 1) * (c - x), "jac": lambda h: m},
+    ]
+    start = time.perf_counter()
+    minimize(
+        value,
+        endowments[:, 0],
+        jac=grad,
+        method="SLSQP",
+        constraints=constraints,
+        bounds=[(0.0, None)] * big_t,
+        options={"ftol": 1e-12, "maxiter": 1000},
+    )
+    return time.perf_counter() - start
+
+
+def tournament_rate(workers: int, episodes: int = 4, seed: int = 0) -> float:
+    """Matches per second of a linked-voting round robin (4 strategies, K = 20) in ``workers`` processes."""
+    from linkmech.evaluation.tournament import TournamentConfig, run_tournament, schedule
+
+    config = TournamentConfig(
+        envs=(("linked_voting_v0", (("num_problems", 20),)),),
+        strategies=("approximately_truthful", "front_loading", "random", "lagged_truth"),
+        repetitions=4,
+        episodes=episodes,
+        seed=seed,
+    )
+    with tempfile.TemporaryDirectory() as out:
+        start = time.perf_counter()
+        run_tournament(config, out, workers=workers, progress=False)
+        elapsed = time.perf_counter() - start
+    return len(schedule(config)) / elapsed
+
+
+def run_bench(quick: bool = False, progress: Callable[[str], None] | None = None) -> list[Result]:
+    """Every measurement; ``quick`` shortens them (numbers are then noisier) and skips N = 1000."""
+    try:
+        from pettingzoo.classic import rps_v2
+    except ImportError as error:  # rps renders with pygame
+        raise ImportError(
+            f"linkmech bench needs PettingZoo's rps env, which imports pygame ({error}); "
+            'install it with pip install -c constraints.txt -e ".[bench]"'
+        ) from error
+
+    from linkmech import envs
+    from linkmech.mechanisms.allocation import EXPONENTIAL
+
+    seconds = 0.5 if quick else 3.0
+    results: list[Result] = []
+
+    def add(rid: str, value: float, unit: str) -> None:
+        results.append({"id": rid, "value": float(value), "unit": unit})
+        if progress is not None:
+            progress(f"{rid:34s} {value:14.4g} {unit}")
+
+    add(
+        "voting.pettingzoo_loop",
+        pettingzoo_loop_rate(envs.make("linked_voting_v0", num_problems=100), seconds),
+        "decisions/s",
+    )
+    for size in (1, 64, 4096):
+        add(f"voting.batched_{size}", batched_rate(size, seconds), "decisions/s")
+    rps = rps_v2.parallel_env(max_cycles=100)
+    add("rps.pettingzoo_loop", pettingzoo_loop_rate(rps, seconds), "decisions/s")
+    add("zhu.linked_vcg_n100_seconds", min(linked_vcg_seconds(100, s) for s in range(3)), "s")
+    endowments, omega_star = vcg_instance(100)
+    add(
+        "zhu.generic_solver_n100_seconds",
+        100 * slsqp_one_agent_seconds(endowments, omega_star, EXPONENTIAL, 100.0, 1.0),
+        "s",
+    )
+    if not quick:
+        add("zhu.linked_vcg_n1000_seconds", linked_vcg_seconds(1000), "s")
+    for workers in (1, 2):
+        add(
+            f"tournament.workers_{workers}", tournament_rate(workers, episodes=1 if quick else 4), "matches/s"
+        )
+    return results
+
+
+def ratios(results: list[Result]) -> list[Result]:
+    """The issue's target ratios from one run's results (ids missing from the run are skipped)."""
+    value = {r["id"]: r["value"] for r in results}
+    wanted = [
+        ("ratio.batched_4096_over_loop", "voting.batched_4096", "voting.pettingzoo_loop", 100.0, ">="),
+        ("ratio.loop_cost_over_rps_cost", "rps.pettingzoo_loop", "voting.pettingzoo_loop", 3.0, "<="),
+        (
+            "ratio.generic_over_linked_n100",
+            "zhu.generic_solver_n100_seconds",
+            "zhu.linked_vcg_n100_seconds",
+            50.0,
+            ">=",
+        ),
+        ("ratio.tournament_2_over_1", "tournament.workers_2", "tournament.workers_1", 1.7, ">="),
+    ]
+    out = []
+    for rid, top, bottom, target, sense in wanted:
+        if top in value and bottom in value and value[bottom] > 0:
+            ratio = value[top] / value[bottom]
+            met = ratio >= target if sense == ">=" else ratio <= target
+            out.append({"id": rid, "value": ratio, "unit": f"target {sense} {target:g}", "met": bool(met)})
+    return out
