@@ -422,13 +422,28 @@ class LinkingEnv(ParallelEnv):  # type: ignore[misc]
         return _counts(later, self.problem.type_counts[agent]) / self.options.num_problems
 
     def _field_others_announced(self, agent: int) -> np.ndarray:
-        state = self._state()
-        parts = [
-            _counts(state.announced[:, : state.date, j], count)
-            for j, count in enumerate(self.problem.type_counts)
-            if j != agent
-        ]
+        counts = self._announced_counts()
+        parts = [counts[:, j, :count] for j, count in enumerate(self.problem.type_counts) if j != agent]
         return np.concatenate(parts, axis=1) / self.options.num_problems
+
+    def _announced_counts(self) -> np.ndarray:
+        """``[B, n, max types]`` counts of each agent's announcements so far, updated incrementally.
+
+        Derived from ``state.announced`` only: the cache remembers the state object and the date it has
+        counted up to, adds the dates announced since, and starts over for a new state.
+        """
+        state = self._state()
+        cached = getattr(self, "_count_cache", None)
+        if cached is None or cached[0] is not state or cached[1] > state.date:
+            width = max(self.problem.type_counts)
+            cached = (state, 0, np.zeros((state.batch_size, self.problem.num_agents, width)))
+        _, counted, counts = cached
+        if counted < state.date:
+            width = counts.shape[2]
+            recent = state.announced[:, counted : state.date, :]  # [B, dates, n]
+            counts = counts + (recent[..., None] == np.arange(width)).sum(axis=1)
+        self._count_cache = (state, state.date, counts)
+        return counts
 
     def _field_last_utility(self, agent: int) -> np.ndarray:
         state = self._state()
