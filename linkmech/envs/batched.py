@@ -24,7 +24,7 @@ import numpy as np
 
 from linkmech import envs
 from linkmech.envs.linking_env import LinkingEnv
-from linkmech.mechanisms.linking import start_episodes
+from linkmech.mechanisms.linking import announcement_mask, start_episodes
 
 
 class BatchedLinkingEnv:
@@ -90,7 +90,8 @@ class BatchedLinkingEnv:
     def _observations(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         env = self.env
         obs = {a: env.batch_vector(i) for i, a in enumerate(self.possible_agents)}
-        masks = {a: env.batch_mask(i) for i, a in enumerate(self.possible_agents)}
+        allowed = announcement_mask(env.mechanism, env._state().remaining)
+        masks = {a: env.batch_mask(i, allowed) for i, a in enumerate(self.possible_agents)}
         return obs, masks
 
     def _chosen(self, actions: Mapping[str, Any] | np.ndarray) -> np.ndarray:

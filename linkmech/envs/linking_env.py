@@ -370,21 +370,27 @@ class LinkingEnv(ParallelEnv):  # type: ignore[misc]
         return self._observations()[agent]
 
     def _observations(self) -> dict[str, dict[str, np.ndarray]]:
+        allowed = announcement_mask(self.mechanism, self._state().remaining)
         return {
-            agent: {"observation": self.batch_vector(i)[0], "action_mask": self.batch_mask(i)[0]}
+            agent: {"observation": self.batch_vector(i)[0], "action_mask": self.batch_mask(i, allowed)[0]}
             for i, agent in enumerate(self.possible_agents)
         }
 
     # Observation fields are computed for every episode of the state at once ([B, size]); the single env
     # shows row 0 and linkmech.envs.batched.BatchedLinkingEnv shows every row: one copy of each rule.
 
-    def batch_mask(self, agent: int) -> np.ndarray:
-        """``[B, A_i]`` int8 action masks of agent index ``agent`` in every episode of the state."""
+    def batch_mask(self, agent: int, allowed: np.ndarray | None = None) -> np.ndarray:
+        """``[B, A_i]`` int8 action masks of agent index ``agent`` in every episode of the state.
+
+        ``allowed``: :func:`announcement_mask` of the current state, when the caller has it already.
+        """
         state, phase = self._state(), self.phase
         mask = np.zeros((state.batch_size, self._num_actions[agent]), dtype=np.int8)
         if phase == "announce":
             count = self.problem.type_counts[agent]
-            mask[:, :count] = announcement_mask(self.mechanism, state.remaining)[:, agent, :count]
+            if allowed is None:
+                allowed = announcement_mask(self.mechanism, state.remaining)
+            mask[:, :count] = allowed[:, agent, :count]
         elif phase == "participate":
             mask[:, :2] = 1
         return mask
@@ -394,10 +400,9 @@ class LinkingEnv(ParallelEnv):  # type: ignore[misc]
         parts = [getattr(self, f"_field_{name}")(agent) for name, _, _, _ in self._fields[agent]]
         return np.concatenate(parts, axis=1).astype(np.float32)
 
-    def _rows(self, values: Any) -> np.ndarray:
-        """``values`` broadcast to one row per episode ``[B, size]``."""
-        row = np.atleast_1d(np.asarray(values, dtype=np.float64))
-        return np.broadcast_to(row, (self._state().batch_size, row.shape[-1])).copy()
+    def _rows(self, values: list[float]) -> np.ndarray:
+        """``values`` repeated in one row per episode ``[B, size]``."""
+        return np.tile(np.array(values, dtype=np.float64), (self._state().batch_size, 1))
 
     def _field_type(self, agent: int) -> np.ndarray:
         state = self._state()
