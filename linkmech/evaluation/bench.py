@@ -11,7 +11,7 @@ Every number is measured in the same run on the same machine, so the ratios betw
 - ``zhu.linked_vcg_n{100,1000}_seconds``: all N linked VCG transfers for N = T (leave-one-out Omega* just wide
   enough for the drawn endowments, q-bar = N, 1 - exp(-y)); ``zhu.generic_solver_n100_seconds``: SciPy's
   SLSQP for one agent at N = T = 100, times N (a local method; it is exact only in the convex case);
-- ``tournament.workers_{1,2}``: matches per second of a small voting tournament in 1 and 2 processes.
+- ``tournament.workers_{1,2}``: matches per second of a 256-match voting tournament in 1 and 2 processes.
 Time goes by ``time.perf_counter``; each measurement runs for at least ``seconds`` (or its fixed work).
 """
 
@@ -141,14 +141,17 @@ def slsqp_one_agent_seconds(
     return time.perf_counter() - start
 
 
-def tournament_rate(workers: int, episodes: int = 4, seed: int = 0) -> float:
-    """Matches per second of a linked-voting round robin (4 strategies, K = 20) in ``workers`` processes."""
+def tournament_rate(workers: int, episodes: int = 4, seed: int = 0, repetitions: int = 16) -> float:
+    """Matches per second of a linked-voting round robin (4 strategies, K = 20) in ``workers`` processes.
+
+    256 matches by default (about 10 s in one process), so the pool's start-up does not dominate.
+    """
     from linkmech.evaluation.tournament import TournamentConfig, run_tournament, schedule
 
     config = TournamentConfig(
         envs=(("linked_voting_v0", (("num_problems", 20),)),),
         strategies=("approximately_truthful", "front_loading", "random", "lagged_truth"),
-        repetitions=4,
+        repetitions=repetitions,
         episodes=episodes,
         seed=seed,
     )

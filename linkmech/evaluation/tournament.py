@@ -470,8 +470,22 @@ def _play_checked(spec: MatchSpec) -> list[Row]:
         raise RuntimeError(f"match {spec.match_id} ({spec.as_dict()}) failed: {error}") from error
 
 
+def _play_chunk(chunk: Sequence[MatchSpec]) -> list[list[Row]]:
+    """Play several matches in one worker task (fewer round trips between the parent and the workers)."""
+    return [_play_checked(spec) for spec in chunk]
+
+
+def chunk_size(pending: int, workers: int) -> int:
+    """Matches per worker task: about 8 tasks per worker, at most 16 matches each, at least 1."""
+    return max(1, min(16, pending // (8 * workers)))
+
+
 def _play_local(pending: Sequence[MatchSpec], workers: int) -> Iterator[tuple[MatchSpec, list[Row]]]:
-    """Yield (spec, rows) as matches finish: in-process for one worker, else a spawned process pool."""
+    """Yield (spec, rows) as matches finish: in-process for one worker, else a spawned process pool.
+
+    With a pool, matches travel in chunks (:func:`chunk_size`); each finished chunk's matches are yielded (and
+    journaled) at once, so an interruption loses at most the chunks in flight, which a resume plays again.
+    """
     if workers == 1:
         for spec in pending:
             yield spec, _play_checked(spec)
@@ -479,14 +493,17 @@ def _play_local(pending: Sequence[MatchSpec], workers: int) -> Iterator[tuple[Ma
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
+    size = chunk_size(len(pending), workers)
+    chunks = [list(pending[i : i + size]) for i in range(0, len(pending), size)]
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         try:
-            futures = {pool.submit(_play_checked, spec): spec for spec in pending}
+            futures = {pool.submit(_play_chunk, chunk): chunk for chunk in chunks}
             while futures:
                 finished, _ = wait(futures, return_when=FIRST_COMPLETED)
                 for future in finished:
-                    yield futures.pop(future), future.result()
+                    chunk = futures.pop(future)
+                    yield from zip(chunk, future.result())
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
