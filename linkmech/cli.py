@@ -176,7 +176,13 @@ def add_train_parser(commands: Any) -> None:
         "--num-envs",
         type=int,
         default=defaults.num_envs,
-        help=f"lockstep env copies (default {defaults.num_envs})",
+        help=f"episodes stepped together (default {defaults.num_envs})",
+    )
+    train.add_argument(
+        "--vector",
+        choices=("auto", "batched", "copies"),
+        default=defaults.vector,
+        help="auto: the batched engine where the env has one, else lockstep copies (same episodes)",
     )
     train.add_argument(
         "--eval-episodes",
@@ -288,7 +294,11 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
             values["default_opponent"] = spec
     values["opponents"] = {k: v for k, v in opponents.items() if k not in values["learners"]}
     values.update(
-        seed=args.seed, total_steps=args.steps, num_envs=args.num_envs, eval_episodes=args.eval_episodes
+        seed=args.seed,
+        total_steps=args.steps,
+        num_envs=args.num_envs,
+        eval_episodes=args.eval_episodes,
+        vector=args.vector,
     )
     return TrainConfig.from_dict(values)
 

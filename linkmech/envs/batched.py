@@ -24,7 +24,24 @@ import numpy as np
 
 from linkmech import envs
 from linkmech.envs.linking_env import LinkingEnv
-from linkmech.mechanisms.linking import announcement_mask, start_episodes
+from linkmech.mechanisms.linking import start_episodes
+
+
+def episode_seeds(seed: int | Sequence[int] | None, num_envs: int) -> list[int | None]:
+    """The B = ``num_envs`` episode seeds of a batched ``reset(seed)``.
+
+    A sequence is used as is (one seed per episode); one integer derives B seeds with
+    ``numpy.random.SeedSequence(seed).generate_state(B, dtype=uint32)``; None gives B fresh (unseeded) episodes.
+    """
+    if seed is None or isinstance(seed, (int, np.integer)):
+        if seed is None:
+            return [None] * num_envs
+        children = np.random.SeedSequence(int(seed)).generate_state(num_envs, dtype=np.uint32)
+        return [int(c) for c in children]
+    seeds = [int(s) for s in seed]
+    if len(seeds) != num_envs:
+        raise ValueError(f"seed: got {len(seeds)} seeds for {num_envs} episodes; give one per episode")
+    return list(seeds)
 
 
 class BatchedLinkingEnv:
@@ -75,22 +92,12 @@ class BatchedLinkingEnv:
         return self._observations()
 
     def _seeds(self, seed: int | Sequence[int] | None) -> list[int | None]:
-        if seed is None or isinstance(seed, (int, np.integer)):
-            if seed is None:
-                return [None] * self.num_envs
-            children = np.random.SeedSequence(int(seed)).generate_state(self.num_envs, dtype=np.uint32)
-            return [int(c) for c in children]
-        seeds = [int(s) for s in seed]
-        if len(seeds) != self.num_envs:
-            raise ValueError(
-                f"seed: got {len(seeds)} seeds for {self.num_envs} episodes; give one per episode"
-            )
-        return list(seeds)
+        return episode_seeds(seed, self.num_envs)
 
     def _observations(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         env = self.env
         obs = {a: env.batch_vector(i) for i, a in enumerate(self.possible_agents)}
-        allowed = announcement_mask(env.mechanism, env._state().remaining)
+        allowed = env._allowed()
         masks = {a: env.batch_mask(i, allowed) for i, a in enumerate(self.possible_agents)}
         return obs, masks
 
@@ -114,8 +121,9 @@ class BatchedLinkingEnv:
 
     def _check(self, chosen: np.ndarray) -> None:
         """Raise a ValueError naming the first episode and agent whose action its mask forbids."""
+        allowed_now = self.env._allowed()
         for i, agent in enumerate(self.possible_agents):
-            mask = self.env.batch_mask(i)
+            mask = self.env.batch_mask(i, allowed_now)
             column = chosen[:, i]
             inside = (column >= 0) & (column < mask.shape[1])
             allowed = np.zeros(len(column), dtype=bool)
@@ -145,3 +153,21 @@ class BatchedLinkingEnv:
             env.agents = []
         obs, masks = self._observations()
         return obs, masks, rewards, done
+
+
+def batched_env(env: str | Any, num_envs: int, **options: Any) -> Any:
+    """The batched engine of ``env`` with B = ``num_envs`` episodes, or None if it has none.
+
+    Linking environments get :class:`BatchedLinkingEnv`, the resource allocation env
+    :class:`~linkmech.envs.batched_allocation.BatchedAllocationEnv`; the ranked-voting and importance-vote
+    variants have no batched engine yet (None: step copies of the single env instead).
+    """
+    from linkmech.envs.batched_allocation import BatchedAllocationEnv
+    from linkmech.envs.resource_allocation_v0 import ResourceAllocationEnv
+
+    base = envs.make(env, **options) if isinstance(env, str) else env
+    if isinstance(base, LinkingEnv):
+        return BatchedLinkingEnv(base, num_envs)
+    if isinstance(base, ResourceAllocationEnv):
+        return BatchedAllocationEnv(base, num_envs)
+    return None

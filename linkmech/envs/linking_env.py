@@ -193,7 +193,15 @@ class LinkingEnv(ParallelEnv):  # type: ignore[misc]
         self._fields = [self._layout(i) for i in range(problem.num_agents)]
         self._num_actions = [max(count, 2 if opts.participation else 1) for count in problem.type_counts]
         self._observation_spaces = [self._build_observation_space(i) for i in range(problem.num_agents)]
+        self._field_slices = [
+            [part for _, part in self.observation_fields(agent)] for agent in self.possible_agents
+        ]
+        self._field_getters = [
+            [getattr(type(self), f"_field_{name}") for name, _, _, _ in fields] for fields in self._fields
+        ]
         self._action_spaces: list[spaces.Discrete] = [spaces.Discrete(count) for count in self._num_actions]
+        extra = {None: 0, "whole": 1, "per_problem": opts.num_problems}[opts.participation]
+        self._num_steps = opts.num_problems + extra
         self._rng: np.random.Generator | None = None
         self.state_: LinkingState | None = None
         self._step_count = 0
@@ -250,13 +258,12 @@ class LinkingEnv(ParallelEnv):  # type: ignore[misc]
     @property
     def num_steps(self) -> int:
         """Steps in an episode: K announcements plus the participation step(s)."""
-        extra = {None: 0, "whole": 1, "per_problem": self.options.num_problems}[self.options.participation]
-        return self.options.num_problems + extra
+        return self._num_steps
 
     @property
     def phase(self) -> str:
         """``"announce"``, ``"participate"`` or ``"done"``."""
-        if self.state_ is None or self._step_count >= self.num_steps:
+        if self.state_ is None or self._step_count >= self._num_steps:
             return "done"
         return "announce" if self._step_count < self.options.num_problems else "participate"
 
@@ -282,7 +289,7 @@ class LinkingEnv(ParallelEnv):  # type: ignore[misc]
                     f"{agent} sent {value} while participating; allowed are 0 (decline) and 1 (accept)"
                 )
             return
-        check_agent_announcement(self.mechanism, self.state_, 0, self._index[agent], value)
+        check_agent_announcement(self.mechanism, self.state_, 0, self._index[agent], value, self._allowed())
 
     def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
         """Apply every live agent's action; a rejected step raises and leaves the env unchanged."""
@@ -369,8 +376,17 @@ class LinkingEnv(ParallelEnv):  # type: ignore[misc]
         """The current observation of ``agent`` (as the last reset or step returned it, recomputed)."""
         return self._observations()[agent]
 
+    def _allowed(self) -> np.ndarray:
+        """:func:`announcement_mask` of the current state ``[B, n, T]``, computed once per date."""
+        state = self._state()
+        cached = getattr(self, "_allowed_cache", None)
+        if cached is None or cached[0] is not state or cached[1] != state.date:
+            cached = (state, state.date, announcement_mask(self.mechanism, state.remaining))
+            self._allowed_cache = cached
+        return cached[2]
+
     def _observations(self) -> dict[str, dict[str, np.ndarray]]:
-        allowed = announcement_mask(self.mechanism, self._state().remaining)
+        allowed = self._allowed()
         return {
             agent: {"observation": self.batch_vector(i)[0], "action_mask": self.batch_mask(i, allowed)[0]}
             for i, agent in enumerate(self.possible_agents)
@@ -397,12 +413,15 @@ class LinkingEnv(ParallelEnv):  # type: ignore[misc]
 
     def batch_vector(self, agent: int) -> np.ndarray:
         """``[B, D_i]`` float32 observation vectors of agent index ``agent`` in every episode."""
-        parts = [getattr(self, f"_field_{name}")(agent) for name, _, _, _ in self._fields[agent]]
-        return np.concatenate(parts, axis=1).astype(np.float32)
+        size = self._field_slices[agent][-1].stop
+        out = np.empty((self._state().batch_size, size), dtype=np.float32)
+        for part, field in zip(self._field_slices[agent], self._field_getters[agent]):
+            out[:, part] = field(self, agent)
+        return out
 
     def _rows(self, values: list[float]) -> np.ndarray:
-        """``values`` repeated in one row per episode ``[B, size]``."""
-        return np.tile(np.array(values, dtype=np.float64), (self._state().batch_size, 1))
+        """``values`` as one row ``[1, size]`` (broadcast over the episodes by :meth:`batch_vector`)."""
+        return np.array([values], dtype=np.float64)
 
     def _field_type(self, agent: int) -> np.ndarray:
         state = self._state()

@@ -31,15 +31,24 @@ Example::
     while env.agents:
         truth = {a: np.array([observations[a][1]], dtype=np.float32) for a in env.agents}
         observations, rewards, terminations, truncations, infos = env.step(truth)
+
+Batches: the env holds an :class:`AllocationState` of B episodes (arrays with a leading batch axis) and every
+rule (drawing, retraction, allocation, utilities, transfers, observations) is computed for all B at once by
+:meth:`ResourceAllocationEnv.start_batch`, :meth:`~ResourceAllocationEnv.apply_reports`,
+:meth:`~ResourceAllocationEnv.batch_observations` and :meth:`~ResourceAllocationEnv.batch_transfers`. The
+PettingZoo interface is the B = 1 view (row 0); :class:`linkmech.envs.batched_allocation.BatchedAllocationEnv`
+steps B episodes through the same methods.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from gymnasium import spaces
+from numpy.typing import NDArray
 
 from linkmech.envs.api import SharedSpacesEnv, check_action_dict, constructors, reseed
 from linkmech.mechanisms.allocation import (
@@ -56,9 +65,14 @@ from linkmech.mechanisms.omega_star import Design, OmegaStar, design, retract_st
 MECHANISMS = ("linked", "unlinked")
 """Allowed values of the ``mechanism`` option."""
 
+REPORT_RULE = "reports must be finite numbers >= 0"
+"""What a report may be (the action space Box(0, inf, (1,)))."""
+
 
 @dataclass
 class _Episode:
+    """One episode's arrays ``[T, N]`` (row b of an :class:`AllocationState`, as views)."""
+
     endowments: FloatArray  # [T, N] true
     reports: FloatArray  # [T, N]
     retracted: FloatArray  # [T, N] used by the mechanism
@@ -66,6 +80,48 @@ class _Episode:
     utilities: FloatArray  # [T, N] undiscounted
     frozen: np.ndarray  # [N] agents whose history the retraction has taken over
     date: int = 0
+
+
+@dataclass
+class AllocationState:
+    """B episodes of the env, all at the same date.
+
+    Attributes:
+        endowments: ``[B, T, N]`` true endowments.
+        reports: ``[B, T, N]`` reports (zeros at future dates).
+        retracted: ``[B, T, N]`` the values the mechanism uses (the reports after the retraction into Omega*).
+        allocations: ``[B, T, N]`` allocations.
+        utilities: ``[B, T, N]`` undiscounted utilities of the true endowments under the allocations.
+        frozen: ``[B, N]`` agents whose history the retraction has taken over.
+        date: dates played so far (shared by the B episodes).
+        transfers: ``[B, N]`` transfers at T, set when the last date is played (None before).
+    """
+
+    endowments: FloatArray
+    reports: FloatArray
+    retracted: FloatArray
+    allocations: FloatArray
+    utilities: FloatArray
+    frozen: NDArray[np.bool_]
+    date: int = 0
+    transfers: FloatArray | None = None
+
+    @property
+    def batch_size(self) -> int:
+        """B, the number of episodes."""
+        return int(self.endowments.shape[0])
+
+    def row(self, b: int) -> _Episode:
+        """Episode ``b`` as ``[T, N]`` views (no copy)."""
+        return _Episode(
+            self.endowments[b],
+            self.reports[b],
+            self.retracted[b],
+            self.allocations[b],
+            self.utilities[b],
+            self.frozen[b],
+            self.date,
+        )
 
 
 class ResourceAllocationEnv(SharedSpacesEnv):
@@ -136,7 +192,12 @@ class ResourceAllocationEnv(SharedSpacesEnv):
         )
         self._action_space = spaces.Box(low=0.0, high=np.inf, shape=(1,), dtype=np.float32)
         self._rng: np.random.Generator | None = None
-        self.episode: _Episode | None = None
+        self.batch_state: AllocationState | None = None
+
+    @property
+    def episode(self) -> _Episode | None:
+        """Episode 0 of the state as ``[T, N]`` views (None before the first reset); read it, do not keep it."""
+        return None if self.batch_state is None else self.batch_state.row(0)
 
     def observation_fields(self, agent: str) -> list[tuple[str, slice]]:
         """Names and slices of the observation vector."""
@@ -173,11 +234,7 @@ class ResourceAllocationEnv(SharedSpacesEnv):
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
         """Draw the endowments of a new episode from the credal member, using the env's generator."""
         self._rng = reseed(self._rng, seed)
-        endowments = np.asarray(self.member.sample(self.num_dates, len(self.possible_agents), self._rng))
-        zeros = np.zeros_like(endowments)
-        frozen = np.zeros(len(self.possible_agents), dtype=bool)
-        self.episode = _Episode(endowments, zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy(), frozen)
-        self.agents = list(self.possible_agents)
+        self.start_batch([self._rng])
         return self._observations(), {a: {"date": 0} for a in self.agents}
 
     def check_action(self, agent: str, action: Any) -> None:
@@ -188,35 +245,24 @@ class ResourceAllocationEnv(SharedSpacesEnv):
         if value is None or value.size != 1:
             raise ValueError(f"{agent} reported {action!r}; a report is one number >= 0 (Box(0, inf, (1,)))")
         number = float(value.reshape(-1)[0])
-        if not np.isfinite(number) or number < 0:
-            raise ValueError(f"{agent} reported {number!r}; reports must be finite numbers >= 0")
+        if not _allowed_reports(np.float64(number)):
+            raise ValueError(f"{agent} reported {number!r}; {REPORT_RULE}")
 
     def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
         """Record the date's reports, allocate from the retracted reports, pay transfers at the last date."""
         check_action_dict(actions, self.agents)
         for agent in self.agents:
             self.check_action(agent, actions[agent])
-        episode = self._episode()
-        t = episode.date
-        episode.reports[t] = [
-            float(np.asarray(actions[a], dtype=np.float64).reshape(-1)[0]) for a in self.possible_agents
-        ]
-        if self.mechanism == "linked":
-            value, episode.frozen = retract_step(
-                self.omega_star, episode.reports[: t + 1], episode.retracted[:t], episode.frozen
-            )
-            episode.retracted[t] = value
-        else:
-            episode.retracted[t] = episode.reports[t]
-        episode.allocations[t] = efficient_allocation(episode.retracted[t : t + 1], self.resource)[0]
-        episode.utilities[t] = _utility(episode.endowments[t], episode.allocations[t], self.project)
-        episode.date += 1
-        rewards = episode.utilities[t] * self.discount**t
+        reports = np.array(
+            [[float(np.asarray(actions[a], dtype=np.float64).reshape(-1)[0]) for a in self.possible_agents]]
+        )
+        t = self._state().date
+        rewards = self.apply_reports(reports)[0]
         infos = self._infos(t)
-        done = episode.date == self.num_dates
-        if done:
-            transfers = self.transfers()
-            rewards = rewards + transfers * self.discount ** (self.num_dates - 1)
+        state = self._state()
+        done = state.date == self.num_dates
+        if done and state.transfers is not None:
+            transfers = state.transfers[0]
             for i, agent in enumerate(self.possible_agents):
                 infos[agent].update(transfer=float(transfers[i]), cost=float(transfers.sum()))
         observations = self._observations()
@@ -232,15 +278,111 @@ class ResourceAllocationEnv(SharedSpacesEnv):
 
     def transfers(self) -> FloatArray:
         """``[N]`` transfers at T from the (retracted) reports of a finished episode."""
-        episode = self._episode()
+        return self.batch_transfers()[0]
+
+    # Every rule below works on all B episodes of the state at once; the PettingZoo methods above show
+    # row 0, and linkmech.envs.batched_allocation.BatchedAllocationEnv shows every row: one copy of each rule.
+
+    def start_batch(self, generators: Sequence[np.random.Generator]) -> AllocationState:
+        """Start B = ``len(generators)`` episodes; episode b's endowments are drawn only from ``generators[b]``.
+
+        Episode b draws ``member.sample(T, N, generators[b])``, exactly what ``reset(seed=s)`` draws with
+        ``default_rng(s)``. Makes every agent live and returns the new state (also kept as ``batch_state``).
+        """
+        if len(generators) < 1:
+            raise ValueError("generators: got none; give one numpy.random.Generator per episode")
+        n = len(self.possible_agents)
+        endowments = np.stack(
+            [np.asarray(self.member.sample(self.num_dates, n, rng), dtype=np.float64) for rng in generators]
+        )
+        zeros = np.zeros_like(endowments)
+        frozen = np.zeros((len(generators), n), dtype=bool)
+        self.batch_state = AllocationState(
+            endowments, zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy(), frozen
+        )
+        self.agents = list(self.possible_agents)
+        return self.batch_state
+
+    def check_reports(self, reports: np.ndarray) -> None:
+        """Raise a ValueError unless ``reports`` is ``[B, N]`` finite numbers >= 0; changes nothing.
+
+        The message names the first offending episode, agent and value.
+        """
+        state = self._state()
+        expected = (state.batch_size, len(self.possible_agents))
+        if reports.shape != expected:
+            raise ValueError(
+                f"reports: got shape {reports.shape}; expected [B, N] = {list(expected)}, one report per "
+                "episode and agent"
+            )
+        bad = np.argwhere(~_allowed_reports(reports))
+        if len(bad):
+            b, i = (int(x) for x in bad[0])
+            raise ValueError(
+                f"episode {b}: {self.possible_agents[i]} reported {float(reports[b, i])!r}; {REPORT_RULE} "
+                "(nothing was changed)"
+            )
+
+    def apply_reports(self, reports: np.ndarray) -> FloatArray:
+        """Play the current date of every episode with ``reports [B, N]``; rewards ``[B, N]``.
+
+        Retracts the reports into Omega* (linked), allocates efficiently from the retracted reports, records
+        the utilities of the true endowments and, at the last date, adds the transfers of all B episodes
+        (computed in one call, kept in ``batch_state.transfers``). A rejected call raises and changes nothing.
+        """
+        state = self._state()
+        if state.date >= self.num_dates:
+            raise ValueError("the episodes are over; call reset() first")
+        reports = np.asarray(reports, dtype=np.float64)
+        self.check_reports(reports)
+        t = state.date
+        state.reports[:, t] = reports
+        if self.mechanism == "linked":
+            value, state.frozen = retract_step(
+                self.omega_star, state.reports[:, : t + 1], state.retracted[:, :t], state.frozen
+            )
+            state.retracted[:, t] = value
+        else:
+            state.retracted[:, t] = reports
+        state.allocations[:, t] = efficient_allocation(state.retracted[:, t], self.resource)
+        state.utilities[:, t] = _utility(state.endowments[:, t], state.allocations[:, t], self.project)
+        state.date += 1
+        rewards = state.utilities[:, t] * self.discount**t
+        if state.date == self.num_dates:
+            state.transfers = self.batch_transfers()
+            rewards = rewards + state.transfers * self.discount ** (self.num_dates - 1)
+        return np.asarray(rewards, dtype=np.float64)
+
+    def batch_transfers(self) -> FloatArray:
+        """``[B, N]`` transfers at T of every episode, in one call of the mechanism's transfer rule."""
+        state = self._state()
         if self.mechanism == "unlinked":
-            return unlinked_vcg_transfers(episode.reports, self.resource, self.project, self.discount)
+            return unlinked_vcg_transfers(state.reports, self.resource, self.project, self.discount)
         return linked_vcg_transfers(
-            episode.retracted, self.resource, self.project, self.omega_star, self.discount
+            state.retracted, self.resource, self.project, self.omega_star, self.discount
         )
 
+    def batch_observations(self) -> np.ndarray:
+        """``[B, N, D]`` float32 observation vectors of every agent in every episode.
+
+        Agent i's vector in episode b is ``[b, i]``; the layout is :meth:`observation_fields`.
+        """
+        state = self._state()
+        t, big_t = state.date, self.num_dates
+        batch, n = state.batch_size, len(self.possible_agents)
+        own = np.where((np.arange(big_t) <= t)[None, :, None], state.endowments, 0.0)  # [B, T, N]
+        current = state.endowments[:, t] if t < big_t else np.zeros((batch, n))
+        parts = [
+            np.full((batch, n, 1), t / big_t),
+            current[:, :, None],
+            own.transpose(0, 2, 1),
+            state.reports.transpose(0, 2, 1),
+            np.broadcast_to(state.allocations.reshape(batch, 1, big_t * n), (batch, n, big_t * n)),
+        ]
+        return np.concatenate(parts, axis=2).astype(np.float32)
+
     def _infos(self, t: int) -> dict[str, dict[str, Any]]:
-        episode = self._episode()
+        episode = self._state().row(0)
         weights = self.discount ** np.arange(t + 1)
         surplus = (episode.utilities[: t + 1] * weights[:, None]).sum(axis=0)
         retracted = episode.frozen
@@ -255,26 +397,14 @@ class ResourceAllocationEnv(SharedSpacesEnv):
             for i, agent in enumerate(self.possible_agents)
         }
 
-    def _episode(self) -> _Episode:
-        if self.episode is None:
+    def _state(self) -> AllocationState:
+        if self.batch_state is None:
             raise ValueError("call reset() first")
-        return self.episode
+        return self.batch_state
 
     def _observations(self) -> dict[str, np.ndarray]:
-        episode = self._episode()
-        t = episode.date
-        out = {}
-        for i, agent in enumerate(self.possible_agents):
-            own = np.where(np.arange(self.num_dates) <= t, episode.endowments[:, i], 0.0)
-            current = episode.endowments[t, i] if t < self.num_dates else 0.0
-            parts = [
-                np.array([t / self.num_dates, current]),
-                own,
-                episode.reports[:, i],
-                episode.allocations.reshape(-1),
-            ]
-            out[agent] = np.concatenate(parts).astype(np.float32)
-        return out
+        vectors = self.batch_observations()[0]
+        return {agent: vectors[i] for i, agent in enumerate(self.possible_agents)}
 
     def close(self) -> None:
         """Nothing to release."""
@@ -292,6 +422,11 @@ def _utility(endowments: FloatArray, allocations: FloatArray, project: ProjectTy
     """Omega f(a / omega) per agent, 0 where omega = 0."""
     safe = np.where(endowments > 0, endowments, 1.0)
     return np.where(endowments > 0, endowments * project.f(allocations / safe), 0.0)
+
+
+def _allowed_reports(reports: np.ndarray) -> np.ndarray:
+    """Elementwise whether reports are allowed: finite and >= 0."""
+    return np.isfinite(reports) & (reports >= 0)
 
 
 def _is_number_like(action: Any) -> bool:

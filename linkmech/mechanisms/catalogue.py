@@ -72,14 +72,11 @@ class VotingProblem(FiniteProblem):
         return two_outcome_lottery(prob_b, 0, 1)
 
     def _value_sum(self, announced: IntArray) -> FloatArray:
-        return sum(
-            (self.type_values[i][announced[:, i]] for i in range(self.num_agents)), np.zeros(len(announced))
-        )
+        return self.values_of(announced).sum(axis=1)
 
     def utility(self, types: IntArray, alternatives: IntArray) -> FloatArray:
         """``v_i`` if the alternative is b, else 0."""
-        values = np.stack([self.type_values[i][types[:, i]] for i in range(self.num_agents)], axis=-1)
-        return (alternatives == 1)[..., None] * values[:, None, :]
+        return (alternatives == 1)[..., None] * self.values_of(types)[:, None, :]
 
     def intensity_classes(self) -> tuple[IntArray, ...]:
         """Budget classes by intensity |v| (Example 1's "one vote of each magnitude" budget)."""

@@ -187,7 +187,7 @@ class LinkingState:
     @property
     def batch_size(self) -> int:
         """B."""
-        return int(self.types.shape[0])
+        return self.types.shape[0]
 
 
 def draw_episode(
@@ -234,9 +234,9 @@ def start_episodes(
 def announcement_mask(mechanism: LinkingMechanism, remaining: IntArray) -> np.ndarray:
     """``[B, n, T]`` bool: which types each agent may still announce given ``remaining [B, n, C]``."""
     tables = mechanism.tables
-    classes = np.broadcast_to(tables.class_of_type, remaining.shape[:1] + tables.class_of_type.shape)
-    left = np.take_along_axis(remaining, classes, axis=2)
-    return (left > 0) & tables.type_valid[None]
+    agents = np.arange(tables.class_of_type.shape[0])[:, None]
+    left = remaining[:, agents, tables.class_of_type]  # [B, n, T]: what is left of each type's class
+    return (left > 0) & tables.type_valid
 
 
 def check_announcements(mechanism: LinkingMechanism, state: LinkingState, announced: IntArray) -> None:
@@ -257,7 +257,7 @@ def check_announcements(mechanism: LinkingMechanism, state: LinkingState, announ
         )
     problem.check_announced(announced)
     allowed = announcement_mask(mechanism, state.remaining)
-    ok = np.take_along_axis(allowed, announced[:, :, None], axis=2)[:, :, 0]
+    ok = allowed[np.arange(state.batch_size)[:, None], np.arange(mechanism.num_agents), announced]
     if not ok.all():
         episode, agent = (int(x) for x in np.argwhere(~ok)[0])
         _raise_exhausted(
@@ -266,9 +266,17 @@ def check_announcements(mechanism: LinkingMechanism, state: LinkingState, announ
 
 
 def check_agent_announcement(
-    mechanism: LinkingMechanism, state: LinkingState, episode: int, agent: int, announced: int
+    mechanism: LinkingMechanism,
+    state: LinkingState,
+    episode: int,
+    agent: int,
+    announced: int,
+    allowed_now: np.ndarray | None = None,
 ) -> None:
-    """Raise a ValueError if ``agent`` may not announce type index ``announced`` now in ``episode``."""
+    """Raise a ValueError if ``agent`` may not announce type index ``announced`` now in ``episode``.
+
+    ``allowed_now``: :func:`announcement_mask` of the state ``[B, n, T]``, when the caller has it already.
+    """
     if state.date >= mechanism.num_problems:
         raise ValueError(
             f"all {mechanism.num_problems} problems have been announced; call reset() to start a new episode"
@@ -279,7 +287,12 @@ def check_agent_announcement(
         raise ValueError(
             f"agent_{agent} announced type index {announced}; allowed are 0..{count - 1} ({', '.join(labels)})"
         )
-    allowed = announcement_mask(mechanism, state.remaining[episode : episode + 1])[0, agent]
+    if allowed_now is None:
+        allowed_now = announcement_mask(mechanism, state.remaining[episode : episode + 1])
+        episode_row = 0
+    else:
+        episode_row = episode
+    allowed = allowed_now[episode_row, agent]
     if not allowed[announced]:
         _raise_exhausted(mechanism, state, episode, agent, announced, allowed)
 
@@ -412,14 +425,18 @@ def _update_police(mechanism: LinkingMechanism, state: LinkingState) -> None:
         state.flagged[flag.episode, list(flag.coalition)] = True
 
 
-def decide_problems(mechanism: LinkingMechanism, state: LinkingState, problems: IntArray) -> FloatArray:
+def decide_problems(
+    mechanism: LinkingMechanism, state: LinkingState, problems: IntArray | slice
+) -> FloatArray:
     """Take the decisions on the given (announced) problems of every episode; return discounted utilities.
+
+    ``problems``: 0-based problem indices, or a slice of them.
 
     Returns:
         ``[B, len(problems), n]`` realised utilities weighted by ``discount**k``.
     """
     batch, n = state.batch_size, mechanism.num_agents
-    count = len(problems)
+    count = state.types[0, problems].shape[0]
     types = state.types[:, problems].reshape(batch * count, n)
     used = state.used[:, problems].reshape(batch * count, n)
     uniforms = state.randomness.decision_uniforms[:, problems].reshape(batch * count)
@@ -443,7 +460,7 @@ def step_over_time(mechanism: LinkingMechanism, state: LinkingState, announced: 
     _store_announcements(mechanism, state, announced)
     if mechanism.policing is not None:
         _update_police(mechanism, state)
-    return decide_problems(mechanism, state, np.array([state.date - 1]))[:, 0, :]
+    return decide_problems(mechanism, state, slice(state.date - 1, state.date))[:, 0, :]
 
 
 def check_full_announcements(mechanism: LinkingMechanism, announcements: IntArray) -> None:

@@ -71,7 +71,7 @@ class Lottery:
         cdf = np.cumsum(self.probs, axis=1)
         index = (cdf <= uniforms[:, None]).sum(axis=1)
         index = np.minimum(index, self.probs.shape[1] - 1)
-        return np.take_along_axis(self.alternatives, index[:, None], axis=1)[:, 0]
+        return self.alternatives[np.arange(len(index)), index]
 
     def dense(self, num_alternatives: int) -> FloatArray:
         """The same distributions as a dense ``[B, num_alternatives]`` array."""
@@ -87,9 +87,12 @@ def two_outcome_lottery(prob_second: Any, first: Any, second: Any) -> Lottery:
     ``first`` and ``second`` are alternative indices, each an int or an int array ``[B]``.
     """
     prob = np.asarray(prob_second, dtype=np.float64)
-    columns = np.broadcast_arrays(np.asarray(first, dtype=np.int64), np.asarray(second, dtype=np.int64), prob)
-    alternatives = np.stack(columns[:2], axis=1)
-    return Lottery(alternatives=alternatives, probs=np.stack([1.0 - prob, prob], axis=1))
+    shape = np.broadcast_shapes(np.shape(first), np.shape(second), prob.shape)
+    alternatives = np.empty(shape + (2,), dtype=np.int64)
+    alternatives[..., 0], alternatives[..., 1] = first, second
+    probs = np.empty(shape + (2,))
+    probs[..., 0], probs[..., 1] = 1.0 - prob, prob
+    return Lottery(alternatives=alternatives, probs=probs)
 
 
 def as_fraction(value: Any, field: str) -> Fraction:
@@ -201,8 +204,23 @@ class FiniteProblem(ABC):
 
     @property
     def type_counts(self) -> tuple[int, ...]:
-        """``|U_i|`` for each agent."""
-        return tuple(len(p) for p in self.type_probs)
+        """``|U_i|`` for each agent (remembered for the current ``type_probs``: this is read every step)."""
+        cached = self.__dict__.get("_type_counts")
+        if cached is None or cached[0] is not self.type_probs:
+            cached = (self.type_probs, tuple(len(p) for p in self.type_probs))
+            self.__dict__["_type_counts"] = cached
+        return cached[1]
+
+    def values_of(self, types: IntArray) -> FloatArray:
+        """``[..., n]``: the numeric value (``type_values``) of each agent's type index in ``types [..., n]``."""
+        cached = self.__dict__.get("_value_table")
+        if cached is None or cached[0] is not self.type_values:
+            table = np.zeros((self.num_agents, max(self.type_counts)))
+            for i, row in enumerate(self.type_values):
+                table[i, : len(row)] = row
+            cached = (self.type_values, table, np.arange(self.num_agents))
+            self.__dict__["_value_table"] = cached
+        return np.asarray(cached[1][cached[2], types], dtype=np.float64)
 
     def alternative_label(self, alternative: int) -> str:
         """Printable name of an alternative."""
@@ -250,8 +268,15 @@ class FiniteProblem(ABC):
                 )
 
     def checked_target(self, announced: IntArray) -> Lottery:
-        """:meth:`target` with its output checked: shapes, finiteness, range, non-negativity, sums."""
+        """:meth:`target` with its output checked: shapes, finiteness, range, non-negativity, sums.
+
+        A problem whose :meth:`validate` has checked the target on every type profile (the built-in
+        problems, and any problem with at most ``max_profiles`` profiles that calls it) is not checked again:
+        the target is a function of the profile, so each row of a later batch has been checked already.
+        """
         lottery = self.target(announced)
+        if self.__dict__.get("_target_checked_on") is self.type_probs:
+            return lottery
         check_lottery(lottery, announced.shape[0], self.num_alternatives, f"target of {self.name!r}")
         return lottery
 
@@ -290,6 +315,7 @@ class FiniteProblem(ABC):
         if total > max_profiles:
             return
         profiles = self.all_profiles()
+        self.__dict__.pop("_target_checked_on", None)
         lottery = self.checked_target(profiles)
         values = self.utility(profiles, lottery.alternatives)
         if values.shape != lottery.alternatives.shape + (self.num_agents,):
@@ -299,6 +325,7 @@ class FiniteProblem(ABC):
             )
         if not np.all(np.isfinite(values)):
             raise ValueError(f"utility of {self.name!r}: returned NaN or infinity; utilities must be finite")
+        self.__dict__["_target_checked_on"] = self.type_probs
 
     def describe(self) -> str:
         """One line per agent with types and probabilities."""

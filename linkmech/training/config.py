@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SHARING = ("independent", "shared")
+VECTOR_ENGINES = ("auto", "batched", "copies")
+"""Allowed values of ``TrainConfig.vector``."""
 """Allowed values of :attr:`TrainConfig.sharing`."""
 
 
@@ -28,7 +30,9 @@ class TrainConfig:
         team_reward: every learner seat is trained on the MEAN reward of all learner seats (a coalition of
             learners sharing its payoff); evaluation still reports each seat's own utility.
         total_steps: environment steps to train for, counted per learner seat (vector steps x num_envs).
-        num_envs: copies of the environment stepped in lockstep (vectorised rollouts).
+        num_envs: episodes stepped together (vectorised rollouts).
+        vector: ``"auto"`` (the batched engine where the env has one, else lockstep copies), ``"batched"``
+            or ``"copies"``; both give the same episodes for the same seed (the batched engine is faster).
         rollout_steps: steps per copy between updates.
         epochs, minibatches: passes over each rollout and minibatches per pass.
         learning_rate: Adam step size, annealed linearly to 0 when ``anneal_lr``.
@@ -49,6 +53,7 @@ class TrainConfig:
     team_reward: bool = False
     total_steps: int = 200_000
     num_envs: int = 32
+    vector: str = "auto"
     rollout_steps: int = 40
     epochs: int = 4
     minibatches: int = 4
@@ -72,6 +77,8 @@ class TrainConfig:
         overlap = sorted(set(self.learners) & set(self.opponents))
         if overlap:
             problems.append(f"seats {overlap} are both learners and opponents; give each seat one role")
+        if self.vector not in VECTOR_ENGINES:
+            problems.append(f"vector: got {self.vector!r}; allowed are {VECTOR_ENGINES}")
         if self.sharing not in SHARING:
             problems.append(f"sharing: got {self.sharing!r}; allowed are {SHARING}")
         for name in ("total_steps", "num_envs", "rollout_steps", "epochs", "minibatches", "eval_episodes"):

@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from linkmech import envs
 from linkmech.agents.base import Strategy
 from linkmech.training.ppo import Learner
-from linkmech.training.vector import SeatVectorEnv
+from linkmech.training.vector import make_vector_env, problems_per_episode
 
 CHUNK = 256
 """Episodes played in lockstep per batch."""
@@ -73,7 +74,7 @@ def utility_per_problem(
     totals: dict[str, list[float]] = {}
     for chunk, start in enumerate(range(0, episodes, CHUNK)):
         size = min(CHUNK, episodes - start)
-        vec = SeatVectorEnv(env, env_options, list(owner), opponents, size, [seed, chunk], default_opponent)
+        vec = make_vector_env(env, env_options, list(owner), opponents, size, [seed, chunk], default_opponent)
         batches = vec.reset()
         first = [dict.fromkeys(vec.agents, 0.0) for _ in range(size)]
         running = [dict.fromkeys(vec.agents, 0.0) for _ in range(size)]
@@ -81,10 +82,11 @@ def utility_per_problem(
         while not finished.all():
             actions = {seat: _greedy_actions(owner[seat], seat, batches[seat]) for seat in owner}
             step = vec.step(actions)
+            last_rewards = vec.last_rewards
             for b in range(size):
                 if finished[b]:
                     continue
-                for agent, reward in vec.last_rewards[b].items():
+                for agent, reward in last_rewards[b].items():
                     running[b][agent] += reward
                 if step.done[b]:
                     finished[b] = True
@@ -93,7 +95,5 @@ def utility_per_problem(
         for record in first:
             for agent, total in record.items():
                 totals.setdefault(agent, []).append(total)
-    per_problem = SeatVectorEnv(
-        env, env_options, [], opponents, 1, 0, default_opponent
-    ).problems_per_episode()
+    per_problem = problems_per_episode(envs.make(env, **dict(env_options)))
     return {agent: np.asarray(values) / per_problem for agent, values in totals.items()}

@@ -2,9 +2,10 @@
 
 A run (:func:`train`) repeats:
 
-1. :func:`collect_rollout`: ``rollout_steps`` lockstep steps of ``num_envs`` copies
-   (:class:`linkmech.training.vector.SeatVectorEnv`); every learner seat samples from its network, the
-   other seats play their scripted strategies.
+1. :func:`collect_rollout`: ``rollout_steps`` steps of ``num_envs`` episodes at once (the batched engine,
+   :class:`linkmech.training.vector.BatchedSeatVectorEnv`, or lockstep copies where an env has none); every
+   learner seat samples from its network with its action mask, the other seats play their scripted
+   strategies.
 2. :func:`compute_gae`: generalised advantage estimates and returns per seat (episode ends cut the
    bootstrap).
 3. :func:`ppo_update`: ``epochs`` passes of clipped-ratio policy loss + value loss - entropy bonus over
@@ -27,7 +28,7 @@ import torch
 
 from linkmech.training.config import TrainConfig
 from linkmech.training.policy import ActorCritic, Gaussian, policy_for_spaces
-from linkmech.training.vector import SeatBatch, SeatVectorEnv
+from linkmech.training.vector import SeatBatch, VectorEnv, make_vector_env
 
 
 @dataclass
@@ -80,7 +81,7 @@ def _seeds(seed: int) -> dict[str, int]:
     return {n: int(c.generate_state(1, dtype=np.uint32)[0]) for n, c in zip(names, children)}
 
 
-def make_learners(config: TrainConfig, vec: SeatVectorEnv, init_seed: int) -> list[Learner]:
+def make_learners(config: TrainConfig, vec: VectorEnv, init_seed: int) -> list[Learner]:
     """Networks for the learner seats (initialised from ``init_seed`` without touching torch's global RNG)."""
     groups = [list(config.learners)] if config.sharing == "shared" else [[s] for s in config.learners]
     learners = []
@@ -109,7 +110,7 @@ def _env_actions(learner: Learner, actions: torch.Tensor) -> np.ndarray:
 
 
 def collect_rollout(
-    vec: SeatVectorEnv,
+    vec: VectorEnv,
     learners: list[Learner],
     batches: dict[str, SeatBatch],
     steps: int,
@@ -251,7 +252,7 @@ Progress = Callable[[int, dict[str, float]], None]
 def train(config: TrainConfig, progress: Progress | None = None) -> TrainResult:
     """Run PPO as ``config`` says; ``progress(env_steps, stats)`` is called after every update."""
     seeds = _seeds(config.seed)
-    vec = SeatVectorEnv(
+    vec = make_vector_env(
         config.env,
         config.env_options,
         config.learners,
@@ -259,6 +260,7 @@ def train(config: TrainConfig, progress: Progress | None = None) -> TrainResult:
         config.num_envs,
         seeds["envs"],
         config.default_opponent,
+        batched={"auto": None, "batched": True, "copies": False}[config.vector],
     )
     learners = make_learners(config, vec, seeds["init"])
     action_generator = torch.Generator().manual_seed(seeds["actions"])
