@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_reproduce_parser(commands)
     bench = commands.add_parser(
         "bench",
-        help="throughput: PettingZoo loop vs batched engine vs rps, linked VCG vs SciPy, tournament workers",
+        help="throughput: PettingZoo loop vs batched engine vs rps, linked VCG vs SciPy, PPO, tournament workers",
         description="Benchmarks measured in one run (see linkmech/evaluation/bench.py); prints a table and ratios.",
     )
     bench.add_argument(
@@ -247,10 +247,10 @@ def run_bench_command(json_path: str | None, quick: bool) -> str:
     if json_path:
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
         Path(json_path).write_text(json.dumps({"results": results, "ratios": targets}, indent=2) + "\n")
-    lines = [f"{r['id']:34s} {r['value']:14.4g} {r['unit']}" for r in results]
-    lines += [
-        f"{r['id']:34s} {r['value']:14.4g} {r['unit']} ({'met' if r['met'] else 'NOT met'})" for r in targets
-    ]
+    lines = [f"{r['id']:38s} {r['value']:14.4g} {r['unit']}" for r in results]
+    for r in targets:
+        verdict = f" ({'met' if r['met'] else 'NOT met'})" if "met" in r else ""
+        lines.append(f"{r['id']:38s} {r['value']:14.4g} {r['unit']}{verdict}")
     return "\n".join(lines)
 
 

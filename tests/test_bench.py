@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from linkmech import envs
 from linkmech.evaluation.bench import (
+    allocation_batched_rate,
+    allocation_loop_rate,
     batched_rate,
     linked_vcg_seconds,
     pettingzoo_loop_rate,
+    ppo_rate,
     ratios,
     vcg_instance,
 )
@@ -16,6 +19,9 @@ def test_measurements_return_positive_rates() -> None:
     assert pettingzoo_loop_rate(envs.make("linked_voting_v0", num_problems=4), 0.01) > 0
     assert batched_rate(8, 0.01, num_problems=4) > 0
     assert linked_vcg_seconds(10) > 0
+    assert allocation_loop_rate(0.01, size=3) > 0
+    assert allocation_batched_rate(4, 0.01, size=3) > 0
+    assert ppo_rate("batched", updates=1) > 0
     endowments, omega_star = vcg_instance(12)
     assert omega_star.contains(endowments).all()  # the instance's window is wide enough for every report
 
@@ -41,3 +47,10 @@ def test_ratios_against_the_targets() -> None:
         found["ratio.tournament_2_over_1"]["value"] == 1.5 and not found["ratio.tournament_2_over_1"]["met"]
     )
     assert "ratio.generic_over_linked_n100" not in found  # its inputs were not measured
+    informative = ratios(
+        [
+            {"id": "training.ppo_copies", "value": 2000.0, "unit": "learner steps/s"},
+            {"id": "training.ppo_batched", "value": 9000.0, "unit": "learner steps/s"},
+        ]
+    )
+    assert informative == [{"id": "ratio.ppo_batched_over_copies", "value": 4.5, "unit": "x"}]
