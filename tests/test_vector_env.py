@@ -33,6 +33,9 @@ CASES: list[tuple[str, dict[str, Any], list[str], str]] = [
         ["agent_2"],
         "misreport",
     ),
+    ("ranked_voting_v0", {"num_problems": 4}, ["agent_0"], "random"),
+    ("ranked_voting_v0", {"num_problems": 3, "num_agents": 3, "form": "all_at_once"}, ["agent_1"], "random"),
+    ("importance_vote_v0", {"process": "repeat", "correlation": 0.5}, ["agent_1"], "random"),
 ]
 
 
@@ -80,10 +83,10 @@ def test_make_vector_env_picks_the_batched_engine_and_falls_back() -> None:
     assert isinstance(
         make_vector_env("linked_voting_v0", {}, ["agent_0"], {}, 2, 0, batched=False), SeatVectorEnv
     )
-    ranked = make_vector_env("ranked_voting_v0", {}, ["agent_0"], {}, 2, 0, default_opponent="truthful")
-    assert isinstance(ranked, SeatVectorEnv)
-    with pytest.raises(ValueError, match="no batched engine"):
-        make_vector_env("ranked_voting_v0", {}, ["agent_0"], {}, 2, 0, "truthful", batched=True)
+    ranked = make_vector_env("ranked_voting_v0", {}, ["agent_0"], {}, 2, 0, default_opponent="random")
+    assert isinstance(ranked, BatchedSeatVectorEnv)
+    importance = make_vector_env("importance_vote_v0", {}, ["agent_0"], {}, 2, 0, "random", batched=True)
+    assert isinstance(importance, BatchedSeatVectorEnv)
 
 
 def test_batched_vector_env_rejects_bad_learner_actions() -> None:

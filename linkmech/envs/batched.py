@@ -44,6 +44,44 @@ def episode_seeds(seed: int | Sequence[int] | None, num_envs: int) -> list[int |
     return list(seeds)
 
 
+def joint_actions(
+    actions: Mapping[str, Any] | np.ndarray, agents: Sequence[str], num_envs: int
+) -> np.ndarray:
+    """Every agent's actions in B episodes as one ``[B, n]`` array (columns in ``agents`` order).
+
+    ``actions`` is a ``{agent: [B]}`` dict or a ``[B, n]`` array; a missing or unknown agent, a column that is not
+    ``[B]``, an array that is not ``[B, n]`` or a non-numeric dtype is a ValueError saying what was expected.
+    The values themselves are checked by the env's rules.
+    """
+    if isinstance(actions, np.ndarray):
+        joint = actions
+    elif isinstance(actions, Mapping):
+        missing = [a for a in agents if a not in actions]
+        extra = [a for a in actions if a not in agents]
+        if missing or extra:
+            raise ValueError(
+                f"actions: missing {missing}, unknown {extra}; give one [B] array per agent {list(agents)}"
+            )
+        columns = [np.asarray(actions[a]) for a in agents]
+        for agent, column in zip(agents, columns):
+            if column.shape != (num_envs,):
+                raise ValueError(
+                    f"actions[{agent!r}]: got shape {column.shape}; expected [B] = [{num_envs}], one action "
+                    "per episode"
+                )
+        joint = np.stack(columns, axis=1)
+    else:
+        raise ValueError(
+            f"actions: got {type(actions).__name__}; give a dict of [B] arrays per agent or a [B, n] array"
+        )
+    if joint.shape != (num_envs, len(agents)) or joint.dtype.kind not in "iuf":
+        raise ValueError(
+            f"actions: got an array of shape {joint.shape} and dtype {joint.dtype}; expected numbers of shape "
+            f"[B, n] = [{num_envs}, {len(agents)}]"
+        )
+    return joint
+
+
 class BatchedLinkingEnv:
     """B episodes of one linking environment.
 
@@ -102,20 +140,10 @@ class BatchedLinkingEnv:
         return obs, masks
 
     def _chosen(self, actions: Mapping[str, Any] | np.ndarray) -> np.ndarray:
-        n = len(self.possible_agents)
-        if isinstance(actions, np.ndarray):
-            chosen = actions
-        else:
-            missing = [a for a in self.possible_agents if a not in actions]
-            if missing:
-                raise ValueError(
-                    f"actions: none for {missing}; give one [B] array per agent {self.possible_agents}"
-                )
-            chosen = np.stack([np.asarray(actions[a]) for a in self.possible_agents], axis=1)
-        if chosen.shape != (self.num_envs, n) or not np.issubdtype(chosen.dtype, np.integer):
+        chosen = joint_actions(actions, self.possible_agents, self.num_envs)
+        if not np.issubdtype(chosen.dtype, np.integer):
             raise ValueError(
-                f"actions: got an array of shape {chosen.shape} and dtype {chosen.dtype}; expected integers "
-                f"of shape [B, n] = [{self.num_envs}, {n}]"
+                f"actions: got dtype {chosen.dtype}; the actions of these envs are integers (Discrete)"
             )
         return chosen.astype(np.int64)
 
@@ -159,10 +187,14 @@ def batched_env(env: str | Any, num_envs: int, **options: Any) -> Any:
     """The batched engine of ``env`` with B = ``num_envs`` episodes, or None if it has none.
 
     Linking environments get :class:`BatchedLinkingEnv`, the resource allocation env
-    :class:`~linkmech.envs.batched_allocation.BatchedAllocationEnv`; the ranked-voting and importance-vote
-    variants have no batched engine yet (None: step copies of the single env instead).
+    :class:`~linkmech.envs.batched_allocation.BatchedAllocationEnv`, the ranked-voting and importance-vote
+    variants :class:`~linkmech.envs.batched_variants.BatchedVariantEnv`; any other env gets None (step copies
+    of the single env instead).
     """
     from linkmech.envs.batched_allocation import BatchedAllocationEnv
+    from linkmech.envs.batched_variants import BatchedVariantEnv
+    from linkmech.envs.importance_vote_v0 import ImportanceVoteEnv
+    from linkmech.envs.ranked_voting_v0 import RankedVotingEnv
     from linkmech.envs.resource_allocation_v0 import ResourceAllocationEnv
 
     base = envs.make(env, **options) if isinstance(env, str) else env
@@ -170,4 +202,6 @@ def batched_env(env: str | Any, num_envs: int, **options: Any) -> Any:
         return BatchedLinkingEnv(base, num_envs)
     if isinstance(base, ResourceAllocationEnv):
         return BatchedAllocationEnv(base, num_envs)
+    if isinstance(base, (RankedVotingEnv, ImportanceVoteEnv)):
+        return BatchedVariantEnv(base, num_envs)
     return None

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from linkmech import envs
-from linkmech.envs.batched import episode_seeds
+from linkmech.envs.batched import episode_seeds, joint_actions
 from linkmech.envs.resource_allocation_v0 import ResourceAllocationEnv
 
 
@@ -109,32 +109,4 @@ class BatchedAllocationEnv:
 
     def _reports(self, actions: Mapping[str, Any] | np.ndarray) -> np.ndarray:
         """``[B, N]`` float64 reports from the actions; raises a ValueError on a wrong shape or dtype."""
-        n = len(self.possible_agents)
-        if isinstance(actions, np.ndarray):
-            reports = actions
-        elif isinstance(actions, Mapping):
-            missing = [a for a in self.possible_agents if a not in actions]
-            extra = [a for a in actions if a not in self.possible_agents]
-            if missing or extra:
-                raise ValueError(
-                    f"actions: missing {missing}, unknown {extra}; give one [B] array per agent "
-                    f"{self.possible_agents}"
-                )
-            columns = [np.asarray(actions[a]) for a in self.possible_agents]
-            for agent, column in zip(self.possible_agents, columns):
-                if column.shape != (self.num_envs,):
-                    raise ValueError(
-                        f"actions[{agent!r}]: got shape {column.shape}; expected [B] = [{self.num_envs}], one "
-                        "report per episode"
-                    )
-            reports = np.stack(columns, axis=1)
-        else:
-            raise ValueError(
-                f"actions: got {type(actions).__name__}; give a dict of [B] arrays per agent or a [B, N] array"
-            )
-        if reports.shape != (self.num_envs, n) or reports.dtype.kind not in "iuf":
-            raise ValueError(
-                f"actions: got an array of shape {reports.shape} and dtype {reports.dtype}; expected real "
-                f"numbers (int or float) of shape [B, N] = [{self.num_envs}, {n}]"
-            )
-        return reports.astype(np.float64)
+        return joint_actions(actions, self.possible_agents, self.num_envs).astype(np.float64)

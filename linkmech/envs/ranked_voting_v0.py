@@ -24,15 +24,24 @@ Example::
     while env.agents:
         actions = {a: env.action_space(a).sample(observations[a]["action_mask"]) for a in env.agents}
         observations, rewards, terminations, truncations, infos = env.step(actions)
+
+Batches: the env holds a :class:`RankedState` of B episodes (arrays with a leading batch axis) and every rule
+(drawing, masks, observations, the ranked vote and its utilities) is computed for all B at once by
+:meth:`RankedVotingEnv.start_batch`, :meth:`~RankedVotingEnv.batch_observations`,
+:meth:`~RankedVotingEnv.check_actions` and :meth:`~RankedVotingEnv.apply_actions`. The PettingZoo interface is
+the B = 1 view (row 0); :class:`linkmech.envs.batched_variants.BatchedVariantEnv` steps B episodes through the
+same methods.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from gymnasium import spaces
+from numpy.typing import NDArray
 
 from linkmech.envs.api import (
     SharedSpacesEnv,
@@ -43,12 +52,14 @@ from linkmech.envs.api import (
     reseed,
 )
 from linkmech.envs.linking_env import FORMS
-from linkmech.mechanisms.problem import FloatArray
+from linkmech.mechanisms.problem import FloatArray, IntArray
 from linkmech.mechanisms.variants import SymmetricValues, ranked_vote_lottery
 
 
 @dataclass
 class _RankedEpisode:
+    """One episode's arrays (row b of a :class:`RankedState`, as views)."""
+
     values: FloatArray  # [K, n]
     uniforms: FloatArray  # [K]
     votes: np.ndarray  # [K, n] bool
@@ -56,6 +67,46 @@ class _RankedEpisode:
     decisions: np.ndarray  # [K] int, -1 = not yet
     utilities: FloatArray  # [K, n]
     date: int = 0
+
+
+@dataclass
+class RankedState:
+    """B episodes of the ranked vote, all at the same date.
+
+    Attributes:
+        values: ``[B, K, n]`` values of b over a.
+        uniforms: ``[B, K]`` decision coins.
+        votes: ``[B, K, n]`` votes for b (False before the problem's date).
+        ranks: ``[B, K, n]`` ranks given (0 = not yet).
+        decisions: ``[B, K]`` 0 = a, 1 = b, -1 = not decided yet.
+        utilities: ``[B, K, n]`` realised (undiscounted) utilities.
+        date: problems voted on so far (shared by the B episodes).
+    """
+
+    values: FloatArray
+    uniforms: FloatArray
+    votes: NDArray[np.bool_]
+    ranks: IntArray
+    decisions: IntArray
+    utilities: FloatArray
+    date: int = 0
+
+    @property
+    def batch_size(self) -> int:
+        """B, the number of episodes."""
+        return int(self.values.shape[0])
+
+    def row(self, b: int) -> _RankedEpisode:
+        """Episode ``b`` as views (no copy)."""
+        return _RankedEpisode(
+            self.values[b],
+            self.uniforms[b],
+            self.votes[b],
+            self.ranks[b],
+            self.decisions[b],
+            self.utilities[b],
+            self.date,
+        )
 
 
 class RankedVotingEnv(SharedSpacesEnv):
@@ -95,35 +146,46 @@ class RankedVotingEnv(SharedSpacesEnv):
         self._observation_space = masked_observation_space(low, high, 2 * num_problems)
         self._action_space = spaces.Discrete(2 * num_problems)
         self._rng: np.random.Generator | None = None
-        self.episode: _RankedEpisode | None = None
+        self.batch_state: RankedState | None = None
+
+    @property
+    def episode(self) -> _RankedEpisode | None:
+        """Episode 0 of the state as views (None before the first reset); read it, do not keep it."""
+        return None if self.batch_state is None else self.batch_state.row(0)
+
+    @property
+    def num_steps(self) -> int:
+        """Steps per episode: K, one per problem."""
+        return self.num_problems
+
+    def observation_fields(self, agent: str) -> list[tuple[str, slice]]:
+        """Names and slices of the observation vector (the same for every agent)."""
+        k = self.num_problems
+        sizes = [("value", 1), ("progress", 1), ("ranks_left", k), ("own_values", k), ("last_utility", 1)]
+        out, start = [], 0
+        for name, size in sizes:
+            out.append((name, slice(start, start + size)))
+            start += size
+        return out
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
         """Draw the values and decision coins of a new episode from the env's generator."""
         self._rng = reseed(self._rng, seed)
-        k, n = self.num_problems, len(self.possible_agents)
-        self.episode = _RankedEpisode(
-            values=self.values.sample(k, n, self._rng),
-            uniforms=self._rng.random(k),
-            votes=np.zeros((k, n), dtype=bool),
-            ranks=np.zeros((k, n), dtype=np.int64),
-            decisions=np.full(k, -1, dtype=np.int64),
-            utilities=np.zeros((k, n)),
-        )
-        self.agents = list(self.possible_agents)
+        self.start_batch([self._rng])
         return self._observations(), {a: {"date": 0} for a in self.agents}
 
     def check_action(self, agent: str, action: Any) -> None:
         """Raise a ValueError if the action is out of range or reuses a rank; changes nothing."""
-        episode = self._episode()
+        state = self._state()
         if agent not in self.agents:
             raise ValueError(f"agent: got {agent!r}; live agents are {self.agents}")
         value = as_discrete_action(action, agent, 2 * self.num_problems)
-        rank = value % self.num_problems + 1
         i = self.possible_agents.index(agent)
-        if rank in episode.ranks[:, i]:
-            used = sorted(int(r) for r in episode.ranks[:, i] if r > 0)
+        if not self.batch_masks()[0, i, value]:
+            rank = value % self.num_problems + 1
+            used = sorted(int(r) for r in state.ranks[0, :, i] if r > 0)
             raise ValueError(
-                f"{agent} gave rank {rank} to problem {episode.date + 1}, but it already used it; ranks used so "
+                f"{agent} gave rank {rank} to problem {state.date + 1}, but it already used it; ranks used so "
                 f"far: {used}, each of 1..{self.num_problems} exactly once"
             )
 
@@ -132,18 +194,9 @@ class RankedVotingEnv(SharedSpacesEnv):
         check_action_dict(actions, self.agents)
         for agent in self.agents:
             self.check_action(agent, actions[agent])
-        episode = self._episode()
-        k = episode.date
-        chosen = np.array([int(actions[a]) for a in self.possible_agents])
-        episode.votes[k] = chosen // self.num_problems == 1
-        episode.ranks[k] = chosen % self.num_problems + 1
-        episode.date += 1
-        n = len(self.possible_agents)
-        rewards = np.zeros(n)
-        if self.form == "over_time":
-            rewards = self._decide(np.array([k]))[0]
-        elif episode.date == self.num_problems:
-            rewards = self._decide(np.arange(self.num_problems)).sum(axis=0)
+        k = self._state().date
+        rewards = self.apply_actions(np.array([[int(actions[a]) for a in self.possible_agents]]))[0]
+        episode = self._state().row(0)
         done = episode.date == self.num_problems
         infos = {
             agent: {
@@ -167,36 +220,139 @@ class RankedVotingEnv(SharedSpacesEnv):
             infos,
         )
 
-    def _decide(self, problems: np.ndarray) -> FloatArray:
-        episode = self._episode()
-        lottery = ranked_vote_lottery(episode.votes[problems], episode.ranks[problems])
-        decisions = lottery.sample(episode.uniforms[problems])
-        episode.decisions[problems] = decisions
-        episode.utilities[problems] = (decisions == 1)[:, None] * episode.values[problems]
-        return episode.utilities[problems] * (self.discount**problems)[:, None]
+    # Every rule below works on all B episodes of the state at once; the PettingZoo methods above show
+    # row 0, and linkmech.envs.batched_variants.BatchedVariantEnv shows every row: one copy of each rule.
 
-    def _episode(self) -> _RankedEpisode:
-        if self.episode is None:
+    def start_batch(self, generators: Sequence[np.random.Generator]) -> RankedState:
+        """Start B = ``len(generators)`` episodes; episode b is drawn only from ``generators[b]``.
+
+        Episode b draws its values ``[K, n]`` and then its K decision coins, exactly what ``reset(seed=s)``
+        draws with ``default_rng(s)``. Makes every agent live and returns the new state (kept as
+        ``batch_state``).
+        """
+        if len(generators) < 1:
+            raise ValueError("generators: got none; give one numpy.random.Generator per episode")
+        k, n = self.num_problems, len(self.possible_agents)
+        draws = [(self.values.sample(k, n, rng), rng.random(k)) for rng in generators]
+        batch = len(draws)
+        self.batch_state = RankedState(
+            values=np.stack([values for values, _ in draws]),
+            uniforms=np.stack([uniforms for _, uniforms in draws]),
+            votes=np.zeros((batch, k, n), dtype=bool),
+            ranks=np.zeros((batch, k, n), dtype=np.int64),
+            decisions=np.full((batch, k), -1, dtype=np.int64),
+            utilities=np.zeros((batch, k, n)),
+        )
+        self.agents = list(self.possible_agents)
+        return self.batch_state
+
+    def batch_masks(self) -> NDArray[np.int8]:
+        """``[B, n, 2K]`` int8 action masks: every vote with a rank the agent has not used yet (none at the end)."""
+        state = self._state()
+        shape = (state.batch_size, len(self.possible_agents), 2 * self.num_problems)
+        if state.date >= self.num_problems:
+            return np.zeros(shape, dtype=np.int8)
+        return np.tile(self._ranks_left(), 2).astype(np.int8)
+
+    def batch_observations(self) -> tuple[NDArray[np.float32], NDArray[np.int8]]:
+        """``([B, n, D] float32 vectors, [B, n, 2K] int8 masks)`` of every agent in every episode.
+
+        Agent i's vector in episode b is ``[b, i]``; the layout is :meth:`observation_fields`.
+        """
+        state = self._state()
+        k, big_k, bound = state.date, self.num_problems, self.values.bound
+        batch, n = state.batch_size, len(self.possible_agents)
+        current = state.values[:, k, :] / bound if k < big_k else np.zeros((batch, n))
+        own = (
+            state.values.transpose(0, 2, 1) / bound
+            if self.form == "all_at_once"
+            else np.zeros((batch, n, big_k))
+        )
+        last = state.utilities[:, k - 1, :] if k > 0 else np.zeros((batch, n))
+        parts = [
+            current[:, :, None],
+            np.full((batch, n, 1), k / big_k),
+            self._ranks_left(),
+            own,
+            last[:, :, None],
+        ]
+        return np.concatenate(parts, axis=2).astype(np.float32), self.batch_masks()
+
+    def check_actions(self, chosen: np.ndarray) -> None:
+        """Raise a ValueError unless ``chosen`` is ``[B, n]`` integers each agent's mask allows; changes nothing.
+
+        The message names the first offending episode, agent and action, and the allowed actions.
+        """
+        state = self._state()
+        n, num_actions = len(self.possible_agents), 2 * self.num_problems
+        if chosen.shape != (state.batch_size, n) or not np.issubdtype(chosen.dtype, np.integer):
+            raise ValueError(
+                f"actions: got an array of shape {chosen.shape} and dtype {chosen.dtype}; expected integers "
+                f"of shape [B, n] = [{state.batch_size}, {n}]"
+            )
+        if state.date >= self.num_problems:
+            raise ValueError("the episodes are over; call reset() first")
+        masks = self.batch_masks()
+        inside = (chosen >= 0) & (chosen < num_actions)
+        picked = np.take_along_axis(masks, np.clip(chosen, 0, num_actions - 1)[:, :, None], axis=2)[:, :, 0]
+        bad = np.argwhere(~(inside & (picked == 1)))
+        if len(bad):
+            b, i = (int(x) for x in bad[0])
+            raise ValueError(
+                f"episode {b}: {self.possible_agents[i]} sent action {int(chosen[b, i])}; its mask allows "
+                f"{np.flatnonzero(masks[b, i]).tolist()} (side * K + rank - 1, ranks not used yet; nothing was "
+                "changed)"
+            )
+
+    def apply_actions(self, chosen: np.ndarray) -> FloatArray:
+        """Play the current problem of every episode with actions ``chosen [B, n]``; rewards ``[B, n]``.
+
+        Records votes and ranks; over time decides the problem, all at once decides every problem after the
+        last entry (all B episodes in one call of the ranked vote). A rejected call raises and changes nothing.
+        """
+        chosen = np.asarray(chosen)
+        self.check_actions(chosen)
+        state = self._state()
+        k = state.date
+        state.votes[:, k] = chosen // self.num_problems == 1
+        state.ranks[:, k] = chosen % self.num_problems + 1
+        state.date += 1
+        if self.form == "over_time":
+            return self._decide(np.array([k]))[:, 0]
+        if state.date == self.num_problems:
+            return self._decide(np.arange(self.num_problems)).sum(axis=1)
+        return np.zeros((state.batch_size, len(self.possible_agents)))
+
+    def _decide(self, problems: IntArray) -> FloatArray:
+        """Decide ``problems`` in every episode; their discounted utilities ``[B, len(problems), n]``."""
+        state = self._state()
+        batch, n = state.batch_size, len(self.possible_agents)
+        rows = batch * len(problems)
+        lottery = ranked_vote_lottery(
+            state.votes[:, problems].reshape(rows, n), state.ranks[:, problems].reshape(rows, n)
+        )
+        decisions = lottery.sample(state.uniforms[:, problems].reshape(rows)).reshape(batch, len(problems))
+        state.decisions[:, problems] = decisions
+        state.utilities[:, problems] = (decisions == 1)[:, :, None] * state.values[:, problems]
+        return state.utilities[:, problems] * (self.discount**problems)[None, :, None]
+
+    def _ranks_left(self) -> FloatArray:
+        """``[B, n, K]``: 1.0 where the agent has not used the rank (index r = rank r + 1) yet, else 0.0."""
+        state = self._state()
+        used = (state.ranks[:, :, :, None] == np.arange(1, self.num_problems + 1)).any(axis=1)
+        return 1.0 - used
+
+    def _state(self) -> RankedState:
+        if self.batch_state is None:
             raise ValueError("call reset() first")
-        return self.episode
+        return self.batch_state
 
     def _observations(self) -> dict[str, dict[str, Any]]:
-        episode = self._episode()
-        k, bound = episode.date, self.values.bound
-        out = {}
-        for i, agent in enumerate(self.possible_agents):
-            left = np.ones(self.num_problems)
-            left[episode.ranks[:, i][episode.ranks[:, i] > 0] - 1] = 0.0
-            current = episode.values[k, i] / bound if k < self.num_problems else 0.0
-            own = episode.values[:, i] / bound if self.form == "all_at_once" else np.zeros(self.num_problems)
-            last = episode.utilities[k - 1, i] if k > 0 else 0.0
-            vector = np.concatenate([[current, k / self.num_problems], left, own, [last]]).astype(np.float32)
-            live = k < self.num_problems
-            mask = (
-                np.tile(left, 2).astype(np.int8) if live else np.zeros(2 * self.num_problems, dtype=np.int8)
-            )
-            out[agent] = {"observation": vector, "action_mask": mask}
-        return out
+        vectors, masks = self.batch_observations()
+        return {
+            agent: {"observation": vectors[0, i], "action_mask": masks[0, i]}
+            for i, agent in enumerate(self.possible_agents)
+        }
 
     def close(self) -> None:
         """Nothing to release."""
