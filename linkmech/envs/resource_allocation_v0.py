@@ -370,16 +370,15 @@ class ResourceAllocationEnv(SharedSpacesEnv):
         state = self._state()
         t, big_t = state.date, self.num_dates
         batch, n = state.batch_size, len(self.possible_agents)
-        own = np.where((np.arange(big_t) <= t)[None, :, None], state.endowments, 0.0)  # [B, T, N]
-        current = state.endowments[:, t] if t < big_t else np.zeros((batch, n))
-        parts = [
-            np.full((batch, n, 1), t / big_t),
-            current[:, :, None],
-            own.transpose(0, 2, 1),
-            state.reports.transpose(0, 2, 1),
-            np.broadcast_to(state.allocations.reshape(batch, 1, big_t * n), (batch, n, big_t * n)),
-        ]
-        return np.concatenate(parts, axis=2).astype(np.float32)
+        fields = dict(self.observation_fields(self.possible_agents[0]))
+        out = np.empty((batch, n, fields["allocations"].stop), dtype=np.float32)
+        out[:, :, fields["progress"]] = t / big_t
+        out[:, :, fields["endowment"]] = state.endowments[:, t, :, None] if t < big_t else 0.0
+        seen = (np.arange(big_t) <= t)[None, :, None]
+        out[:, :, fields["own_endowments"]] = np.where(seen, state.endowments, 0.0).transpose(0, 2, 1)
+        out[:, :, fields["own_reports"]] = state.reports.transpose(0, 2, 1)
+        out[:, :, fields["allocations"]] = state.allocations.reshape(batch, 1, big_t * n)
+        return out
 
     def _infos(self, t: int) -> dict[str, dict[str, Any]]:
         episode = self._state().row(0)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -66,6 +66,13 @@ def pettingzoo_loop_rate(env: Any, seconds: float, seed: int = 0) -> float:
     return _rate(episode, seconds)
 
 
+def random_allowed_actions(
+    masks: Mapping[str, np.ndarray], rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """One uniformly random allowed action per episode and agent: random scores arg-maxed over each mask."""
+    return {agent: np.argmax(rng.random(mask.shape) * mask, axis=1) for agent, mask in masks.items()}
+
+
 def batched_rate(num_envs: int, seconds: float, num_problems: int = 100, seed: int = 0) -> float:
     """Agent decisions per second of the batched engine on linked voting with random allowed actions."""
     from linkmech.envs.batched import BatchedLinkingEnv
@@ -77,9 +84,8 @@ def batched_rate(num_envs: int, seconds: float, num_problems: int = 100, seed: i
         _, masks = batched.reset(int(rng.integers(2**31)))
         done, decisions = False, 0
         while not done:
-            actions = {a: np.argmax(rng.random(m.shape) * m, axis=1) for a, m in masks.items()}
-            _, masks, _, done = batched.step(actions)
-            decisions += num_envs * len(actions)
+            _, masks, _, done = batched.step(random_allowed_actions(masks, rng))
+            decisions += num_envs * len(masks)
         return decisions
 
     return _rate(episode, seconds)
