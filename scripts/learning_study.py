@@ -39,7 +39,7 @@ def bar_section(out_dir: Path) -> str:
     return (
         "## The bar: `linkmech train` on defaults\n\n"
         "Linked voting, K = 20, two agents; agent_0 learns (PPO, masked categorical policy, "
-        f"{config.num_envs} lockstep envs x {config.rollout_steps} steps per update) against an approximately "
+        f"{config.num_envs} episodes on the batched engine x {config.rollout_steps} steps per update) against an approximately "
         "truthful agent_1; evaluation: the greedy network vs approximate truth in the same seat, same opponent, "
         f"on the same {summary['eval_episodes']} episodes.\n\n"
         "| env steps | training seconds | learner / problem | approx. truth / problem | difference (95%) | ratio |\n"

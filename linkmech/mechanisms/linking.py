@@ -35,7 +35,7 @@ from linkmech.mechanisms.policing import (
     uniform_arrangement,
 )
 from linkmech.mechanisms.problem import FiniteProblem, FloatArray, IntArray, Lottery
-from linkmech.mechanisms.processes import IID, TypeProcess
+from linkmech.mechanisms.processes import IID, TypeProcess, count_at_or_below
 
 NOT_YET = -1
 """Marker in announcement and decision arrays for problems not reached yet."""
@@ -192,17 +192,22 @@ class LinkingState:
 
 def draw_episode(
     mechanism: LinkingMechanism, process: TypeProcess, rng: np.random.Generator
-) -> tuple[IntArray, FloatArray, FloatArray, IntArray]:
-    """One episode's true types and randomness, drawn from ``rng`` in a fixed order."""
-    problem, k, n = mechanism.problem, mechanism.num_problems, mechanism.num_agents
-    types = process.sample(problem, k, rng)
-    decision_uniforms = rng.random(k)
-    mixing_uniforms = rng.random((k, n))
-    replacement_uniforms = rng.random((k, n))
-    cdf = mechanism.tables.replacement_cdf
-    replacement = (replacement_uniforms[:, :, None] >= cdf[None, :, :]).sum(axis=-1)
-    replacement = np.minimum(replacement, np.array(problem.type_counts) - 1)
-    return types, decision_uniforms, mixing_uniforms, replacement.astype(np.int64)
+) -> tuple[IntArray, FloatArray, FloatArray, FloatArray]:
+    """One episode's true types and uniforms, drawn from ``rng`` in a fixed order.
+
+    Returns:
+        (types ``[K, n]``, decision uniforms ``[K]``, mixing uniforms ``[K, n]``, replacement uniforms
+        ``[K, n]``); :func:`replacement_types` turns the last into the mixing's replacement types.
+    """
+    k, n = mechanism.num_problems, mechanism.num_agents
+    types = process.sample(mechanism.problem, k, rng)
+    return types, rng.random(k), rng.random((k, n)), rng.random((k, n))
+
+
+def replacement_types(mechanism: LinkingMechanism, uniforms: FloatArray) -> IntArray:
+    """The gamma-mixing's replacement type of each agent, ``[..., n]``, by inverting its CDF at ``uniforms``."""
+    replacement = count_at_or_below(mechanism.tables.replacement_cdf, uniforms)
+    return np.minimum(replacement, np.array(mechanism.problem.type_counts) - 1)
 
 
 def start_episodes(
@@ -212,7 +217,8 @@ def start_episodes(
     process = process if process is not None else IID()
     process.check(mechanism.problem)
     draws = [draw_episode(mechanism, process, rng) for rng in rngs]
-    types, decision_u, mixing_u, replacement = (np.stack(parts) for parts in zip(*draws))
+    types, decision_u, mixing_u, replacement_u = (np.stack(parts) for parts in zip(*draws))
+    replacement = replacement_types(mechanism, replacement_u)
     batch, k, n = types.shape
     return LinkingState(
         types=types,

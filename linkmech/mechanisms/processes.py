@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from linkmech.mechanisms.problem import FiniteProblem, IntArray, as_fraction
+from linkmech.mechanisms.problem import FiniteProblem, FloatArray, IntArray, as_fraction
 
 
 class TypeProcess(ABC):
@@ -38,12 +38,32 @@ class TypeProcess(ABC):
 def draw_iid(problem: FiniteProblem, shape: tuple[int, ...], rng: np.random.Generator) -> IntArray:
     """Independent types of shape ``shape + (n,)`` from each agent's ``P_i`` (inverse CDF of one uniform)."""
     uniforms = rng.random(shape + (problem.num_agents,))
-    columns = []
-    for i, probs in enumerate(problem.type_probs):
-        cdf = np.cumsum(probs)
-        index = np.searchsorted(cdf, uniforms[..., i], side="right")
-        columns.append(np.minimum(index, len(probs) - 1))
-    return np.stack(columns, axis=-1).astype(np.int64)
+    cdf, last = _cdf_table(problem)
+    return np.minimum(count_at_or_below(cdf, uniforms), last)
+
+
+def count_at_or_below(cdf: FloatArray, uniforms: FloatArray) -> IntArray:
+    """``[..., n]``: how many entries of agent i's row ``cdf[i]`` (``[n, T]``) are <= its uniform.
+
+    The inverse CDF's index (``searchsorted(cdf[i], u, side="right")``) for every agent at once; one pass per
+    column, as T is small and the batch large.
+    """
+    index = np.zeros(uniforms.shape, dtype=np.int64)
+    for column in cdf.T:
+        index += column <= uniforms
+    return index
+
+
+def _cdf_table(problem: FiniteProblem) -> tuple[FloatArray, IntArray]:
+    """Each agent's CDF ``[n, T]`` (padded with inf) and its last type index ``[n]``, remembered per problem."""
+    cached = problem.__dict__.get("_cdf_table")
+    if cached is None or cached[0] is not problem.type_probs:
+        table = np.full((problem.num_agents, max(problem.type_counts)), np.inf)
+        for i, probs in enumerate(problem.type_probs):
+            table[i, : len(probs)] = np.cumsum(probs)
+        cached = (problem.type_probs, table, np.array(problem.type_counts) - 1)
+        problem.__dict__["_cdf_table"] = cached
+    return cached[1], cached[2]
 
 
 @dataclass(frozen=True)
