@@ -7,7 +7,8 @@ give the same episode, and no strategy draws from another's generator.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import copy
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,3 +80,65 @@ def play_episode(
         if keep_infos:
             kept.append(infos)
     return EpisodeResult(totals=totals, steps=steps, infos=kept)
+
+
+@dataclass
+class BatchResult:
+    """What :func:`play_batch` produced.
+
+    Attributes:
+        totals: each agent's summed reward per episode, ``[B, n]`` (columns in ``possible_agents`` order).
+        engine: the batched engine after the last step (its ``env`` holds the episodes' final state).
+    """
+
+    totals: np.ndarray
+    engine: Any
+
+
+def play_batch(
+    env: str, strategies: Mapping[str, Strategy], seeds: Sequence[int | None], **options: Any
+) -> BatchResult:
+    """Play ``len(seeds)`` episodes at once on ``env``'s batched engine, one copy of each strategy per episode.
+
+    Episode b is the episode ``play_episode(envs.make(env, **options), strategies, seed=seeds[b])`` plays
+    (same env seed, same seat generators, same rules), but the environment steps all episodes in one call;
+    only the strategies act episode by episode.
+
+    Raises:
+        ValueError: if ``env`` has no batched engine or a seat has no strategy.
+    """
+    from linkmech.envs.batched import batched_env
+
+    engine = batched_env(env, len(seeds), **options)
+    if engine is None:
+        raise ValueError(f"env: {env!r} has no batched engine; play its episodes with play_episode")
+    agents = list(engine.possible_agents)
+    missing = [a for a in agents if a not in strategies]
+    if missing:
+        raise ValueError(f"strategies: no strategy for {missing}; give one per agent {agents}")
+    drawn = [seat_generators(seed, agents) for seed in seeds]
+    observations, masks = engine.reset([env_seed for env_seed, _ in drawn])
+    copies = [{a: copy.deepcopy(strategies[a]) for a in agents} for _ in seeds]
+    for b, (_, generators) in enumerate(drawn):
+        for agent in agents:
+            copies[b][agent].reset(Seat.from_env(engine.env, agent), generators[agent])
+    totals = np.zeros((len(seeds), len(agents)))
+    done = False
+    while not done:
+        joint = np.array(
+            [
+                [_one_action(copies[b][a].act(observations[a][b], masks[a][b]), a) for a in agents]
+                for b in range(len(seeds))
+            ]
+        )
+        observations, masks, rewards, done = engine.step(joint)
+        totals += rewards
+    return BatchResult(totals=totals, engine=engine)
+
+
+def _one_action(action: Any, agent: str) -> Any:
+    """A strategy's action as one number (a Box action of shape (1,) unwrapped)."""
+    array = np.asarray(action)
+    if array.size != 1:
+        raise ValueError(f"{agent}: the strategy returned {action!r}; one action (one number) was expected")
+    return array.reshape(-1)[0]
