@@ -150,6 +150,42 @@ def test_sb3_ppo_on_reports_and_on_unbudgeted_votes() -> None:
     PPO("MlpPolicy", votes, n_steps=32, batch_size=16, n_epochs=1, seed=0).learn(total_timesteps=64)
 
 
+def test_sb3_batched_vec_env_trains_with_masks_and_follows_the_vec_env_contract() -> None:
+    pytest.importorskip("sb3_contrib")
+    from sb3_contrib import MaskablePPO
+    from stable_baselines3 import PPO
+
+    from linkmech.envs.sb3_vec import BatchedVecEnv
+
+    env = BatchedVecEnv("linked_voting_v0", num_envs=6, num_problems=4, seed=3)
+    observations = env.reset()
+    assert observations.shape == (6, env.observation_space.shape[0])
+    assert env.env_method("action_masks")[0].dtype == bool and env.has_attr("action_masks")
+    ended = 0
+    for _ in range(8):  # two episodes of K = 4
+        masks = env.action_masks()
+        actions = np.array([np.flatnonzero(row)[0] for row in masks])  # lowest admissible type
+        observations, rewards, dones, infos = env.step(actions)
+        assert rewards.shape == (6,) and dones.dtype == bool
+        if dones.any():
+            ended += 1
+            assert dones.all(), "every episode of an env has K steps"
+            assert all(info["terminal_observation"].shape == observations.shape[1:] for info in infos)
+    assert ended == 2
+    twin = BatchedVecEnv("linked_voting_v0", num_envs=6, num_problems=4, seed=3)
+    np.testing.assert_array_equal(
+        twin.reset(), BatchedVecEnv("linked_voting_v0", 6, num_problems=4, seed=3).reset()
+    )
+    with pytest.raises(ValueError, match="mask allows"):
+        twin.step(np.full(6, 7))
+    with pytest.raises(NotImplementedError, match="action_masks"):
+        twin.env_method("render")
+    model = MaskablePPO("MlpPolicy", env, n_steps=8, batch_size=24, n_epochs=1, seed=0)
+    model.learn(total_timesteps=96)  # an inadmissible action would raise: MaskablePPO read the masks
+    reports = BatchedVecEnv("resource_allocation_v0", num_envs=4, num_agents=2, num_dates=3, action_high=4.0)
+    PPO("MlpPolicy", reports, n_steps=6, batch_size=12, n_epochs=1, seed=0).learn(total_timesteps=48)
+
+
 # --- TorchRL -----------------------------------------------------------------------------------------------
 
 

@@ -238,6 +238,8 @@ class BatchedSeatVectorEnv(_ScriptedSeats):
         self._masks: dict[str, np.ndarray] = {}
         self._returns = {a: np.zeros(num_envs) for a in self.learners}
         self._last = np.zeros((num_envs, len(self.agents)))
+        self.terminal: dict[str, SeatBatch] | None = None
+        """The learner seats' last observations of the episodes that ended at the last step (None before)."""
 
     def observation_dim(self, agent: str) -> int:
         """Length of ``agent``'s observation vector."""
@@ -312,6 +314,7 @@ class BatchedSeatVectorEnv(_ScriptedSeats):
             return VectorStep(self._batches(), seat_rewards, np.zeros(self.num_envs, dtype=bool), returns)
         for agent in self.learners:
             returns[agent] = [float(x) for x in self._returns[agent]]
+        self.terminal = self._batches()
         batches = self.reset()
         return VectorStep(batches, seat_rewards, np.ones(self.num_envs, dtype=bool), returns)
 
