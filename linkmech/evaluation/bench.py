@@ -17,7 +17,7 @@ Every number is measured in the same run on the same machine, so the ratios betw
 - ``zhu.*_n10_*``: the same linked-VCG-against-SLSQP comparison at N = T = 10;
 - ``training.ppo_{copies,batched}``: learner steps per second of ``linkmech train``'s PPO (collection and
   updates) on lockstep copies of the PettingZoo env and on the batched engine (the default);
-- ``tournament.workers_{1,2}``: matches per second of a 256-match voting tournament in 1 and 2 processes.
+- ``tournament.workers_{1,2}``: matches per second of a 768-match voting tournament in 1 and 2 processes.
 Time goes by ``time.perf_counter``; each measurement runs for at least ``seconds`` (or its fixed work).
 """
 
@@ -207,10 +207,11 @@ def slsqp_one_agent_seconds(
     return time.perf_counter() - start
 
 
-def tournament_rate(workers: int, episodes: int = 4, seed: int = 0, repetitions: int = 16) -> float:
+def tournament_rate(workers: int, episodes: int = 4, seed: int = 0, repetitions: int = 48) -> float:
     """Matches per second of a linked-voting round robin (4 strategies, K = 20) in ``workers`` processes.
 
-    256 matches by default (about 10 s in one process), so the pool's start-up does not dominate.
+    768 matches by default (about 11 s in one process), so the pool's start-up (about 0.3 s a worker) does
+    not dominate.
     """
     from linkmech.evaluation.tournament import TournamentConfig, run_tournament, schedule
 

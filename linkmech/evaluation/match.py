@@ -3,8 +3,9 @@
 A match is a seeded set of episodes of one environment with one strategy per seat.
 
 :class:`MatchSpec` is plain data (hashable, JSON-able: it is what a results journal records and what a worker
-process or a Ray task receives). :func:`play_match` plays it with :func:`linkmech.evaluation.play.play_episode`
-(episode e of the match uses the seed ``SeedSequence([spec.seed, e])``) and returns one row per seat:
+process or a Ray task receives). :func:`play_match` plays its episodes together on the environment's batched engine
+(:func:`linkmech.evaluation.play.play_batch`; episode e of the match is the episode
+``play_episode(env, strategies, seed=SeedSequence([spec.seed, e]))`` plays) and returns one row per seat:
 
 - ``utility_per_problem``: the seat's summed reward / K (T in the resource allocation), mean over episodes;
 - ``target_utility_per_problem``: what the seat would get per problem if the target f were applied to the
@@ -32,7 +33,7 @@ import numpy as np
 
 from linkmech import envs
 from linkmech.agents.base import make_strategy
-from linkmech.evaluation.play import play_episode
+from linkmech.evaluation.play import play_batch
 from linkmech.mechanisms.problem import lottery_distance
 
 Row = dict[str, Any]
@@ -117,43 +118,77 @@ def episode_seed(match_seed: int, episode: int) -> int:
 
 
 def _linking_measures(env: Any) -> dict[str, np.ndarray]:
-    """Per-seat measures of the finished linking episode in ``env`` (arrays over agents)."""
+    """Per-episode, per-seat measures ``[B, n]`` of the finished linking episodes in ``env``'s state."""
     state, problem = env.state_, env.problem
-    types, used = state.types[0], state.used[0]  # [K, n]
+    batch, k, n = state.types.shape
+    types, used = state.types.reshape(batch * k, n), state.used.reshape(batch * k, n)
     target = problem.target(types)
-    target_utility = problem.expected_utility(types, target)  # [K, n]
-    distance = lottery_distance(problem.target(used), target)  # [K]
+    target_utility = problem.expected_utility(types, target).reshape(batch, k, n)
+    distance = lottery_distance(problem.target(used), target).reshape(batch, k)
     return {
-        "target_utility": target_utility.sum(axis=0),
-        "first_best_welfare": np.full(problem.num_agents, float(target_utility.sum())),
-        "error_rate": np.full(problem.num_agents, float(distance.mean())),
-        "lies": (state.announced[0] != types).mean(axis=0),
-        "flags": state.policed[0].sum(axis=0).astype(np.float64),
-        "cost_over_surplus": np.full(problem.num_agents, np.nan),
-        "welfare": np.full(problem.num_agents, float(state.utilities[0].sum())),
+        "target_utility": target_utility.sum(axis=1),
+        "first_best_welfare": _per_seat(target_utility.reshape(batch, k * n).sum(axis=1), n),
+        "error_rate": _per_seat(distance.mean(axis=1), n),
+        "lies": (state.announced != state.types).mean(axis=1),
+        "flags": state.policed.sum(axis=1).astype(np.float64),
+        "cost_over_surplus": np.full((batch, n), np.nan),
+        "welfare": _per_seat(state.utilities.reshape(batch, k * n).sum(axis=1), n),
     }
 
 
-def _allocation_measures(env: Any, final_infos: dict[str, Any]) -> dict[str, np.ndarray]:
-    """Per-seat measures of the finished resource-allocation episode in ``env``."""
+def _per_seat(values: np.ndarray, n: int) -> np.ndarray:
+    """``[B]`` episode values repeated for every seat, ``[B, n]``."""
+    return np.repeat(np.asarray(values, dtype=np.float64)[:, None], n, axis=1)
+
+
+def _allocation_measures(env: Any) -> dict[str, np.ndarray]:
+    """Per-episode, per-seat measures ``[B, N]`` of the finished resource-allocation episodes in ``env``."""
     from linkmech.mechanisms.allocation import agent_surplus
 
-    episode = env.episode
-    truth = np.asarray(episode.endowments)
-    reports = np.asarray(episode.reports)
-    first_best = agent_surplus(truth, env.resource, env.project, env.discount)  # [N]
-    info = final_infos[env.possible_agents[0]]
-    ratio = float(info["cost"]) / float(info["total_surplus"]) if info.get("total_surplus") else np.nan
-    n = truth.shape[1]
+    state = env.batch_state
+    truth, reports = state.endowments, state.reports  # [B, T, N]
+    n = truth.shape[2]
+    first_best = agent_surplus(truth, env.resource, env.project, env.discount)  # [B, N]
+    weights = env.discount ** np.arange(truth.shape[1])
+    total_surplus = (state.utilities * weights[None, :, None]).sum(axis=1).sum(axis=1)  # as infos sum it
+    cost = state.transfers.sum(axis=1)
+    ratio = np.where(total_surplus != 0, cost / np.where(total_surplus != 0, total_surplus, 1.0), np.nan)
     return {
         "target_utility": first_best + _truthful_transfers(env, truth),
-        "first_best_welfare": np.full(n, float(first_best.sum())),
-        "error_rate": np.full(n, np.nan),
-        "lies": (np.abs(reports - truth) > REPORT_TOLERANCE * np.maximum(1.0, np.abs(truth))).mean(axis=0),
-        "flags": np.zeros(n),
-        "cost_over_surplus": np.full(n, ratio),
-        "welfare": np.full(n, float(info.get("total_surplus", np.nan))),
+        "first_best_welfare": _per_seat(first_best.sum(axis=1), n),
+        "error_rate": np.full((len(truth), n), np.nan),
+        "lies": (np.abs(reports - truth) > REPORT_TOLERANCE * np.maximum(1.0, np.abs(truth))).mean(axis=1),
+        "flags": np.zeros((len(truth), n)),
+        "cost_over_surplus": _per_seat(ratio, n),
+        "welfare": _per_seat(total_surplus, n),
     }
+
+
+def _reward_measures(totals: np.ndarray) -> dict[str, np.ndarray]:
+    """Measures of envs without a target or transfers (the variants): realised welfare only, the rest NaN."""
+    batch, n = totals.shape
+    missing = np.full((batch, n), np.nan)
+    return {
+        "target_utility": missing,
+        "first_best_welfare": missing,
+        "error_rate": missing,
+        "lies": missing,
+        "flags": np.zeros((batch, n)),
+        "cost_over_surplus": missing,
+        "welfare": _per_seat(totals.sum(axis=1), n),
+    }
+
+
+def _episode_measures(env: Any, totals: np.ndarray) -> dict[str, np.ndarray]:
+    """The measures ``[B, n]`` of the finished episodes held by ``env`` (a single env or a batched state)."""
+    from linkmech.envs.linking_env import LinkingEnv
+    from linkmech.envs.resource_allocation_v0 import ResourceAllocationEnv
+
+    if isinstance(env, LinkingEnv):
+        return _linking_measures(env)
+    if isinstance(env, ResourceAllocationEnv):
+        return _allocation_measures(env)
+    return _reward_measures(totals)
 
 
 def _truthful_transfers(env: Any, truth: np.ndarray) -> np.ndarray:
@@ -178,20 +213,12 @@ def play_match(spec: MatchSpec) -> list[Row]:
             f"match {spec.match_id}: profile seats {sorted(given)}; the env's seats are {agents}"
         )
     per_problem = _problem_count(env)
-    totals = np.zeros((spec.episodes, len(agents)))
-    measures: dict[str, list[np.ndarray]] = {}
-    for e in range(spec.episodes):
-        strategies = {agent: make_strategy(given[agent]) for agent in agents}
-        result = play_episode(env, strategies, seed=episode_seed(spec.seed, e), keep_infos=True)
-        totals[e] = [result.totals[a] for a in agents]
-        found = (
-            _linking_measures(env)
-            if hasattr(env, "state_")
-            else _allocation_measures(env, result.infos[-1] if result.infos else {})
-        )
-        for key, value in found.items():
-            measures.setdefault(key, []).append(np.asarray(value, dtype=np.float64))
-    mean = {key: np.mean(values, axis=0) for key, values in measures.items()}
+    strategies = {agent: make_strategy(given[agent]) for agent in agents}
+    seeds = [episode_seed(spec.seed, e) for e in range(spec.episodes)]
+    played = play_batch(spec.env, strategies, seeds, **dict(spec.env_options))
+    totals = played.totals
+    measures = _episode_measures(played.engine.env, totals)
+    mean = {key: values.mean(axis=0) for key, values in measures.items()}
     utility = totals.mean(axis=0) / per_problem
     target = mean["target_utility"] / per_problem
     rows = []
