@@ -19,7 +19,7 @@ from linkmech.agents.approximate_truth import (
 from linkmech.agents.base import STRATEGIES, Strategy, make_strategy, parse_value
 from linkmech.envs.linking_env import LinkingEnv, decisions_table
 from linkmech.evaluation.collusion import mean_ci
-from linkmech.evaluation.play import play_episode
+from linkmech.evaluation.play import play_batch, play_episode
 from linkmech.mechanisms.baselines import unlinked_baseline
 from linkmech.mechanisms.catalogue import tabular_voting
 from linkmech.mechanisms.incentives import expected_utilities
@@ -222,16 +222,22 @@ def seat_strategies(agents: Sequence[str], specs: Sequence[str]) -> dict[str, St
     return {agent: make_strategy(spec) for agent, spec in chosen.items()}
 
 
+PLAY_CHUNK = 1024
+"""Episodes ``linkmech play`` steps together on the batched engine (memory grows with it)."""
+
+
 def run_play(env_name: str, specs: Sequence[str], options: Sequence[str], episodes: int, seed: int) -> str:
     """Play ``episodes`` seeded episodes and report each seat's utility per problem with a 95% interval."""
     kwargs = parse_options(options)
     env = envs.make(env_name, **kwargs)
     strategies = seat_strategies(env.possible_agents, specs)
-    totals = [play_episode(env, strategies, seed + e).totals for e in range(episodes)]
+    seeds = [seed + e for e in range(episodes)]
+    chunks = [seeds[i : i + PLAY_CHUNK] for i in range(0, len(seeds), PLAY_CHUNK)]
+    totals = np.concatenate([play_batch(env_name, strategies, chunk, **kwargs).totals for chunk in chunks])
     k = getattr(getattr(env, "options", None), "num_problems", getattr(env, "num_problems", 1))
     lines = [f"{env_name}  {kwargs}  {episodes} episodes from seed {seed}"]
-    for agent in env.possible_agents:
-        mean, half = mean_ci([t[agent] / k for t in totals])
+    for i, agent in enumerate(env.possible_agents):
+        mean, half = mean_ci(list(totals[:, i] / k))
         lines.append(f"  {agent}: {strategies[agent]!r:40s} utility per problem {mean:+.4f} +- {half:.4f}")
     return "\n".join(lines)
 
