@@ -36,3 +36,39 @@ def test_play_batch_equals_play_episode_per_seed(env: str, options: dict[str, An
 def test_play_batch_names_missing_seats() -> None:
     with pytest.raises(ValueError, match=r"no strategy for \['agent_1'\]"):
         play_batch("linked_voting_v0", {"agent_0": make_strategy("random")}, [0, 1])
+
+
+@pytest.mark.parametrize(
+    ("env", "options", "spec"),
+    [
+        ("linked_voting_v0", {"num_problems": 8}, "approximately_truthful"),
+        ("linked_voting_v0", {"num_problems": 8, "form": "all_at_once"}, "approximately_truthful:lies=myopic"),
+        ("linked_public_goods_v0", {"num_problems": 6, "participation": "per_problem"}, "approximately_truthful"),
+    ],
+)
+def test_act_all_equals_every_copy_acting_alone(env: str, options: dict[str, Any], spec: str) -> None:
+    import copy
+
+    from linkmech.agents.base import Seat, act_all
+    from linkmech.envs.batched import batched_env
+
+    engine = batched_env(env, 16, **options)
+    observations, masks = engine.reset(seed=4)
+    seat = Seat.from_env(engine.env, "agent_0")
+    together = [make_strategy(spec) for _ in range(16)]
+    alone = copy.deepcopy(together)
+    for b, (x, y) in enumerate(zip(together, alone)):
+        x.reset(seat, np.random.default_rng(b))
+        y.reset(seat, np.random.default_rng(b))
+    rng = np.random.default_rng(0)
+    done, forced = False, 0
+    while not done:
+        grouped = act_all(together, observations["agent_0"], masks["agent_0"])
+        single = [y.act(observations["agent_0"][b], masks["agent_0"][b]) for b, y in enumerate(alone)]
+        assert grouped == single
+        truth = observations["agent_0"][:, seat.fields[0][1]].argmax(axis=1)
+        forced += int((masks["agent_0"][np.arange(16), truth] == 0).sum())
+        actions = {a: np.argmax(rng.random(m.shape) * m, axis=1) for a, m in masks.items()}
+        actions["agent_0"] = np.array(grouped)
+        observations, masks, _, done = engine.step(actions)
+    assert forced > 0  # some copies had to lie, through their own generators

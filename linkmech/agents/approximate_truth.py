@@ -19,6 +19,7 @@ utility (Corollary 1's participation strategy).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -81,6 +82,29 @@ class ApproximatelyTruthful(Strategy):
     def params(self) -> dict[str, Any]:
         """``{"lies": ...}``."""
         return {"lies": self.lies}
+
+    @classmethod
+    def act_copies(
+        cls, copies: Sequence[Strategy], observations: np.ndarray, action_masks: np.ndarray
+    ) -> list[Any]:
+        """Copies whose true type is admissible announce it together; the others act one by one.
+
+        No generator is touched for a truthful announcement, so this equals every copy acting alone.
+        """
+        if not copies or not all(isinstance(c, ApproximatelyTruthful) and c.seat is not None for c in copies):
+            return super().act_copies(copies, observations, action_masks)
+        seat = copies[0].seat
+        assert seat is not None
+        truth = np.argmax(seat.field(observations.T, "type"), axis=0)
+        announcing = np.ones(len(copies), dtype=bool)
+        if seat.has_field("phase"):
+            announcing = seat.field(observations.T, "phase")[1] <= 0
+        rows = np.arange(len(copies))
+        truthful = announcing & (action_masks[rows, truth] != 0)
+        return [
+            int(truth[b]) if truthful[b] else copy.act(observations[b], action_masks[b])
+            for b, copy in enumerate(copies)
+        ]
 
     def act(self, observation: np.ndarray, action_mask: np.ndarray) -> int:
         """Truth if admissible, else a forced lie chosen by the lie rule."""

@@ -15,7 +15,7 @@ Register a strategy with :func:`register`; build one by name with :func:`make_st
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
@@ -110,6 +110,18 @@ class Strategy(ABC):
     def act(self, observation: np.ndarray, action_mask: np.ndarray) -> Any:
         """The action for one observation vector and its int8 action mask (empty for Box actions)."""
 
+    @classmethod
+    def act_copies(
+        cls, copies: Sequence[Strategy], observations: np.ndarray, action_masks: np.ndarray
+    ) -> list[Any]:
+        """The actions of B copies of this strategy, copy b acting on row b of ``observations`` ``[B, D]``.
+
+        Equal, row by row, to ``[copies[b].act(observations[b], action_masks[b]) for b ...]`` (the default
+        does exactly that); a subclass may compute the rows that need no randomness together, as long as
+        every copy draws from its own generator exactly what its :meth:`act` would.
+        """
+        return [copy.act(observations[b], action_masks[b]) for b, copy in enumerate(copies)]
+
     def _ready(self) -> tuple[Seat, np.random.Generator]:
         if self.seat is None or self.rng is None:
             raise ValueError(f"strategy {self.name!r} has not been reset; call reset(seat, rng) first")
@@ -178,3 +190,20 @@ def parse_value(text: str) -> Any:
         except ValueError:
             pass
     return text
+
+
+def act_all(copies: Sequence[Strategy], observations: np.ndarray, action_masks: np.ndarray) -> list[Any]:
+    """One action per episode from per-episode strategy copies (one seat), grouped by strategy class.
+
+    Each group goes through its class's :meth:`Strategy.act_copies`, so the result equals every copy acting
+    alone on its own row.
+    """
+    actions: list[Any] = [None] * len(copies)
+    groups: dict[type[Strategy], list[int]] = {}
+    for b, strategy in enumerate(copies):
+        groups.setdefault(type(strategy), []).append(b)
+    for cls, rows in groups.items():
+        chosen = cls.act_copies([copies[b] for b in rows], observations[rows], action_masks[rows])
+        for b, action in zip(rows, chosen):
+            actions[b] = action
+    return actions

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from linkmech.agents.base import Seat, Strategy
+from linkmech.agents.base import Seat, Strategy, act_all
 
 
 @dataclass
@@ -125,11 +125,9 @@ def play_batch(
     totals = np.zeros((len(seeds), len(agents)))
     done = False
     while not done:
+        columns = [act_all([c[a] for c in copies], observations[a], masks[a]) for a in agents]
         joint = np.array(
-            [
-                [_one_action(copies[b][a].act(observations[a][b], masks[a][b]), a) for a in agents]
-                for b in range(len(seeds))
-            ]
+            [[_one_action(column[b], a) for a, column in zip(agents, columns)] for b in range(len(seeds))]
         )
         observations, masks, rewards, done = engine.step(joint)
         totals += rewards

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from linkmech import envs
-from linkmech.agents.base import Seat, Strategy, make_strategy
+from linkmech.agents.base import Seat, Strategy, act_all, make_strategy
 from linkmech.envs.batched import batched_env
 from linkmech.evaluation.play import seat_generators
 
@@ -279,9 +279,8 @@ class BatchedSeatVectorEnv(_ScriptedSeats):
             if agent in self.learners:
                 joint[:, i] = self._column(agent, actions[agent])
                 continue
-            obs, masks = self._obs[agent], self._masks[agent]
-            column = [self.scripted[b][agent].act(obs[b], masks[b]) for b in range(self.num_envs)]
-            joint[:, i] = self._column(agent, column)
+            copies = [self.scripted[b][agent] for b in range(self.num_envs)]
+            joint[:, i] = self._column(agent, act_all(copies, self._obs[agent], self._masks[agent]))
         return joint
 
     def _column(self, agent: str, values: Any) -> np.ndarray:
