@@ -42,8 +42,16 @@ def test_play_batch_names_missing_seats() -> None:
     ("env", "options", "spec"),
     [
         ("linked_voting_v0", {"num_problems": 8}, "approximately_truthful"),
-        ("linked_voting_v0", {"num_problems": 8, "form": "all_at_once"}, "approximately_truthful:lies=myopic"),
-        ("linked_public_goods_v0", {"num_problems": 6, "participation": "per_problem"}, "approximately_truthful"),
+        (
+            "linked_voting_v0",
+            {"num_problems": 8, "form": "all_at_once"},
+            "approximately_truthful:lies=myopic",
+        ),
+        (
+            "linked_public_goods_v0",
+            {"num_problems": 6, "participation": "per_problem"},
+            "approximately_truthful",
+        ),
     ],
 )
 def test_act_all_equals_every_copy_acting_alone(env: str, options: dict[str, Any], spec: str) -> None:
