@@ -1,6 +1,7 @@
 """Measurements of collusion and its policing (Example 4, Appendix 1, footnote 35) and of secure levels.
 
-Every function plays seeded episodes with :func:`linkmech.evaluation.play.play_episode` and returns plain
+Every function plays seeded episodes with :func:`linkmech.evaluation.play.play_batch` (episode e = seed
+``seed + e``, as :func:`~linkmech.evaluation.play.play_episode` would play it) and returns plain
 rows (dicts with named fields) that :func:`markdown_table` prints; ``scripts/collusion_study.py`` writes
 them to ``docs/collusion.md``. Confidence intervals are mean +- 1.96 standard errors over episodes; paired
 comparisons use the same seeds (so the same type draws) for both strategy profiles.
@@ -17,7 +18,7 @@ import linkmech
 from linkmech.agents.approximate_truth import ApproximatelyTruthful
 from linkmech.agents.base import Strategy, make_strategy
 from linkmech.agents.coalition import JointPlan, PlanFollower, example4_plan, example4_profile
-from linkmech.evaluation.play import play_episode
+from linkmech.evaluation.play import play_batch
 from linkmech.mechanisms.incentives import expected_utilities
 
 Row = dict[str, Any]
@@ -48,10 +49,17 @@ def truthful_profile(num_agents: int, num_problems: int) -> dict[str, Strategy]:
     return {f"agent_{i}": ApproximatelyTruthful() for i in range(num_agents)}
 
 
-def _episode_stats(env: Any, totals: dict[str, float]) -> Row:
+def _played(env: Any, profile: dict[str, Strategy], seed: int, episodes: int) -> list[Row]:
+    """Per-episode stats of ``episodes`` seeded episodes (seeds ``seed + e``) played together."""
+    played = play_batch(env, profile, [seed + e for e in range(episodes)])
+    totals = [dict(zip(env.possible_agents, row)) for row in played.totals.tolist()]
+    return [_episode_stats(played.engine.env, totals[b], b) for b in range(episodes)]
+
+
+def _episode_stats(env: Any, totals: dict[str, float], episode: int = 0) -> Row:
     state = env.state_
     k = env.options.num_problems
-    decisions = state.decisions[0]
+    decisions = state.decisions[episode]
     payers = (decisions[:, None] >> np.arange(env.problem.num_agents)) & 1
     shares = np.where(
         payers.sum(axis=1, keepdims=True) > 0, payers / np.maximum(payers.sum(axis=1, keepdims=True), 1), 0
@@ -63,8 +71,8 @@ def _episode_stats(env: Any, totals: dict[str, float]) -> Row:
         "agent0_cost_share": float(paid[0] / max(paid.sum(), 1e-12)),
         "agent0_utility": totals["agent_0"] / k,
         "member_utility": float(np.mean(members)),
-        "detected": bool(state.policed[0, :, 1:].any()),
-        "policed_share": float(state.policed[0, :, 1:].mean()),
+        "detected": bool(state.policed[episode, :, 1:].any()),
+        "policed_share": float(state.policed[episode, :, 1:].mean()),
     }
 
 
@@ -79,17 +87,12 @@ def example4_rows(
     """
     rows = []
     for k in problem_counts:
-        truthful = [
-            _episode_stats(env, play_episode(env, truthful_profile(num_agents, k), seed + e).totals)
-            for env in [_public_goods(num_agents, k, form, False)]
-            for e in range(episodes)
-        ]
+        truthful = _played(
+            _public_goods(num_agents, k, form, False), truthful_profile(num_agents, k), seed, episodes
+        )
         for policing in (False, True):
             env = _public_goods(num_agents, k, form, policing)
-            stats = [
-                _episode_stats(env, play_episode(env, example4_profile(num_agents, k), seed + e).totals)
-                for e in range(episodes)
-            ]
+            stats = _played(env, example4_profile(num_agents, k), seed, episodes)
             gains = [s["member_utility"] - t["member_utility"] for s, t in zip(stats, truthful)]
             rows.append(_summarise(k, policing, stats, gains, truthful))
     return rows
@@ -134,18 +137,13 @@ def deviation_rows(num_agents: int, num_problems: int, episodes: int, seed: int 
         "approximately truthful": ApproximatelyTruthful(),
     }
     env = _public_goods(num_agents, num_problems, "over_time", False)
-    base = [
-        play_episode(env, example4_profile(num_agents, num_problems), seed + e).totals
-        for e in range(episodes)
-    ]
+    seeds = [seed + e for e in range(episodes)]
+    base = play_batch(env, example4_profile(num_agents, num_problems), seeds).totals[:, 1]
     rows = []
     for name, deviation in deviations.items():
         profile = example4_profile(num_agents, num_problems)
         profile["agent_1"] = deviation
-        gains = [
-            (play_episode(env, profile, seed + e).totals["agent_1"] - base[e]["agent_1"]) / num_problems
-            for e in range(episodes)
-        ]
+        gains = list((play_batch(env, profile, seeds).totals[:, 1] - base) / num_problems)
         gain, ci = mean_ci(gains)
         rows.append(
             {
@@ -170,11 +168,11 @@ def false_positive_rows(
     rows = []
     for k in problem_counts:
         env = _public_goods(num_agents, k, form, True)
-        flagged, policed = [], []
-        for e in range(episodes):
-            play_episode(env, truthful_profile(num_agents, k), seed + e)
-            flagged.append(bool(env.state_.flag_log[0]))
-            policed.append(float(env.state_.policed.mean()))
+        state = play_batch(
+            env, truthful_profile(num_agents, k), [seed + e for e in range(episodes)]
+        ).engine.env.state_
+        flagged = [bool(log) for log in state.flag_log]
+        policed = [float(state.policed[b].mean()) for b in range(episodes)]
         rows.append(
             {
                 "n": num_agents,
@@ -208,12 +206,10 @@ def secure_level_rows(
         env = linkmech.make(env_name, num_agents=num_agents, num_problems=k, **options)
         target = float(expected_utilities(env.problem, env.problem.target)[0])
         for opponent in opponents:
-            values = []
-            for e in range(episodes):
-                profile: dict[str, Strategy] = {"agent_0": ApproximatelyTruthful(lies="myopic")}
-                profile.update({f"agent_{i}": make_strategy(opponent) for i in range(1, num_agents)})
-                values.append(play_episode(env, profile, seed + e).totals["agent_0"] / k)
-            mean, ci = mean_ci(values)
+            profile: dict[str, Strategy] = {"agent_0": ApproximatelyTruthful(lies="myopic")}
+            profile.update({f"agent_{i}": make_strategy(opponent) for i in range(1, num_agents)})
+            totals = play_batch(env, profile, [seed + e for e in range(episodes)]).totals
+            mean, ci = mean_ci(list(totals[:, 0] / k))
             rows.append(
                 {
                     "env": env_name,

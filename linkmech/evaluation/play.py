@@ -96,13 +96,14 @@ class BatchResult:
 
 
 def play_batch(
-    env: str, strategies: Mapping[str, Strategy], seeds: Sequence[int | None], **options: Any
+    env: Any, strategies: Mapping[str, Strategy], seeds: Sequence[int | None], **options: Any
 ) -> BatchResult:
     """Play ``len(seeds)`` episodes at once on ``env``'s batched engine, one copy of each strategy per episode.
 
-    Episode b is the episode ``play_episode(envs.make(env, **options), strategies, seed=seeds[b])`` plays
-    (same env seed, same seat generators, same rules), but the environment steps all episodes in one call;
-    only the strategies act episode by episode.
+    ``env`` is a registered name (built with ``options``) or an env instance (its batched engine takes over
+    its state). Episode b is the episode ``play_episode(env, strategies, seed=seeds[b])`` plays (same env
+    seed, same seat generators, same rules), but the environment steps all episodes in one call; only the
+    strategies act episode by episode.
 
     Raises:
         ValueError: if ``env`` has no batched engine or a seat has no strategy.
