@@ -186,6 +186,44 @@ def test_sb3_batched_vec_env_trains_with_masks_and_follows_the_vec_env_contract(
     PPO("MlpPolicy", reports, n_steps=6, batch_size=12, n_epochs=1, seed=0).learn(total_timesteps=48)
 
 
+def test_gymnasium_make_vec_runs_the_batched_engine() -> None:
+    import gymnasium
+
+    from linkmech.envs.gym_vector import BatchedGymVectorEnv
+
+    vec = gymnasium.make_vec("linkmech/LinkedVoting-single-v0", num_envs=5, num_problems=4)
+    assert isinstance(vec, BatchedGymVectorEnv) and vec.observation_space.shape == (5, 16)
+    observations, infos = vec.reset(seed=2)
+    again, _ = gymnasium.make_vec("linkmech/LinkedVoting-single-v0", num_envs=5, num_problems=4).reset(seed=2)
+    np.testing.assert_array_equal(observations, again)
+    rng, ended = np.random.default_rng(0), 0
+    for _ in range(8):
+        actions = np.array([rng.choice(np.flatnonzero(row)) for row in infos["action_mask"]])
+        observations, rewards, terminations, truncations, infos = vec.step(actions)
+        assert rewards.shape == (5,) and not truncations.any()
+        if terminations.any():
+            ended += 1
+            assert terminations.all() and infos["_final_obs"].all()
+            assert all(final.shape == (16,) for final in infos["final_obs"])
+    assert ended == 2
+    _, _, _, _, infos = vec.step(np.zeros(5, dtype=np.int64))  # type 0 announced: its quota of 1 is spent
+    assert (infos["action_mask"][:, 0] == 0).all()
+    with pytest.raises(ValueError, match="mask allows"):
+        vec.step(np.zeros(5, dtype=np.int64))
+    with pytest.raises(ValueError, match="expected an element of"):
+        vec.step(np.full(5, 7))
+    copies = gymnasium.make_vec(
+        "linkmech/LinkedVoting-single-v0", num_envs=2, vectorization_mode="sync", num_problems=4
+    )
+    assert type(copies).__name__ == "SyncVectorEnv"
+    reports = gymnasium.make_vec(
+        "linkmech/ResourceAllocation-single-v0", num_envs=3, num_agents=2, num_dates=3, action_high=4.0
+    )
+    reports.reset(seed=1)
+    _, rewards, _, _, infos = reports.step(np.ones((3, 1), dtype=np.float32))
+    assert rewards.shape == (3,) and "action_mask" not in infos
+
+
 # --- TorchRL -----------------------------------------------------------------------------------------------
 
 

@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.vec_env import VecEnv
 
-from linkmech.envs.single_agent import OpponentSpec, SingleAgentEnv
-from linkmech.training.vector import BatchedSeatVectorEnv
+from linkmech.envs.gym_vector import learner_engine
+from linkmech.envs.single_agent import OpponentSpec
 
 
 class BatchedVecEnv(VecEnv):  # type: ignore[misc]
@@ -56,9 +56,8 @@ class BatchedVecEnv(VecEnv):  # type: ignore[misc]
         action_high: float | None = None,
         **options: Any,
     ) -> None:
-        single = SingleAgentEnv(env, learner, opponents, action_high=action_high, **options)
+        single, self.vector = learner_engine(env, num_envs, learner, opponents, seed, action_high, **options)
         self.learner = learner
-        self.vector = BatchedSeatVectorEnv(env, options, [learner], single.opponents, num_envs, seed)
         self._discrete = hasattr(single.action_space, "n")
         self._masks = np.zeros((num_envs, 0), dtype=bool)
         self._actions: np.ndarray | None = None

@@ -24,6 +24,8 @@ episodes, and the opponents draw from nothing else.
 Gymnasium ids: importing this module registers ``linkmech/<Name>-single-v0`` for every environment (for
 example ``gymnasium.make("linkmech/LinkedVoting-single-v0", num_problems=8)``); without importing it first,
 write ``gymnasium.make("linkmech.envs.single_agent:linkmech/LinkedVoting-single-v0")``.
+``gymnasium.make_vec(id, num_envs=B, ...)`` gives the batched engine's
+:class:`~linkmech.envs.gym_vector.BatchedGymVectorEnv` (``vectorization_mode="sync"``: copies of this env).
 
 Example::
 
@@ -346,6 +348,7 @@ def register_gymnasium() -> None:
             gymnasium.register(
                 id=env_id,
                 entry_point="linkmech.envs.single_agent:SingleAgentEnv",
+                vector_entry_point="linkmech.envs.gym_vector:BatchedGymVectorEnv",
                 kwargs={"env": entry.id},
             )
 
