@@ -6,7 +6,7 @@ import linkmech
 from linkmech.evaluation.learning import (
     coalition_rows,
     exploitability_rows,
-    ppo_steps_for,
+    ppo_settings_for,
     statistical_learner_rows,
 )
 from linkmech.training.best_response import exact_best_response
@@ -24,18 +24,24 @@ def test_exact_gain_per_problem_shrinks_with_k_in_linked_voting() -> None:
 
 
 def test_exploitability_rows_put_exact_and_ppo_side_by_side() -> None:
-    rows = exploitability_rows("linked_voting_v0", {}, [2, 4], eval_episodes=30, steps=lambda k: 1280)
+    rows = exploitability_rows("linked_voting_v0", {}, [2, 4], eval_episodes=30, steps=lambda k: 2560)
     assert [r["K"] for r in rows] == [2, 4]
     assert rows[0]["method"] == "exact"
     assert abs(rows[0]["gain / problem"] - 5 / 128) < 1e-12  # exact: best 3/64 - approximate truth 1/128
     assert abs(rows[1]["gain / problem"] - 17 / 256) < 1e-12
-    assert all("+-" in r["PPO gain / problem"] and r["PPO steps"] == 1280 for r in rows)
+    assert all("+-" in r["PPO gain / problem"] and r["PPO steps"] == 2560 for r in rows)
     big = exploitability_rows("linked_voting_v0", {}, [8], ppo=False, max_states=10)
     assert big[0]["method"] == "history_free" and big[0]["gain / problem"] <= 0.0609  # lower bound
 
 
 def test_ppo_budget_grows_with_k() -> None:
-    assert ppo_steps_for(2) == 60_000 and ppo_steps_for(64) == 160_000
+    assert ppo_settings_for(2) == {
+        "total_steps": 125_000,
+        "num_envs": 64,
+        "rollout_steps": 40,
+        "minibatches": 8,
+    }
+    assert ppo_settings_for(64)["rollout_steps"] == 128  # two whole episodes per rollout
 
 
 def test_coalition_and_statistical_rows_small() -> None:

@@ -11,7 +11,7 @@ allocation env), learner minus reference on the same evaluation episodes, with 9
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -27,9 +27,22 @@ from linkmech.training.run import run_training
 Row = dict[str, Any]
 
 
-def ppo_steps_for(num_problems: int, base: int = 60_000, per_problem: int = 2_500) -> int:
-    """A training budget growing with the episode length: ``max(base, per_problem * K)``."""
-    return max(base, per_problem * num_problems)
+def ppo_settings_for(num_problems: int) -> dict[str, int]:
+    """PPO settings for episodes of K steps: every rollout at least two whole episodes long.
+
+    64 episodes per rollout, ``rollout_steps = max(40, 2K)``, 8 minibatches, and a budget of
+    ``100,000 + 12,500 K`` env steps.
+
+    Rollouts shorter than an episode (the defaults' 40 steps at K = 32 or 64) leave most advantages
+    bootstrapped from the value estimate; whole episodes per rollout roughly doubled the gain PPO found at
+    K = 32 and 64 in linked voting (docs/learning.md).
+    """
+    return {
+        "total_steps": 100_000 + 12_500 * num_problems,
+        "num_envs": 64,
+        "rollout_steps": max(40, 2 * num_problems),
+        "minibatches": 8,
+    }
 
 
 def _interval(summary: Mapping[str, Any]) -> tuple[float, float]:
@@ -73,13 +86,13 @@ def exploitability_rows(
     eval_episodes: int = 2000,
     seed: int = 0,
     max_states: int = 20_000_000,
-    steps: Any = ppo_steps_for,
+    steps: Callable[[int], int] | None = None,
 ) -> list[Row]:
     """Gain per problem of a deviating seat over approximate truth, all others approximately truthful.
 
     Columns: K; the exact (or history-free, marked) values per problem of approximate truth and of the best
-    response and their difference; the PPO learner's gain with its 95% interval (a lower bound, trained for
-    ``steps(K)`` env steps).
+    response and their difference; the PPO learner's gain with its 95% interval (a lower bound, trained with
+    :func:`ppo_settings_for`, for ``steps(K)`` env steps when ``steps`` is given).
     """
     rows = []
     for k in problem_counts:
@@ -90,13 +103,19 @@ def exploitability_rows(
         row["best response / problem"] = exact["best response"]
         row["gain / problem"] = exact["gain"]
         if ppo:
+            settings = ppo_settings_for(k)
+            if steps is not None:
+                settings["total_steps"] = steps(k)
             config = TrainConfig(
                 env=env_name,
                 env_options=options,
                 learners=(seat,),
-                total_steps=steps(k),
                 eval_episodes=eval_episodes,
                 seed=seed,
+                total_steps=settings["total_steps"],
+                num_envs=settings["num_envs"],
+                rollout_steps=settings["rollout_steps"],
+                minibatches=settings["minibatches"],
             )
             summary = train_and_compare(config)
             gain, half = _interval(summary)
