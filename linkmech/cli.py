@@ -169,31 +169,33 @@ def add_train_parser(commands: Any) -> None:
         "--sharing", choices=["independent", "shared"], default=None, help="one network per seat or shared"
     )
     train.add_argument("--self-play", action="store_true", help="every seat learns, one shared network")
+    train.add_argument("--steps", type=int, default=None, help=f"env steps (default {defaults.total_steps})")
     train.add_argument(
-        "--steps", type=int, default=defaults.total_steps, help=f"env steps (default {defaults.total_steps})"
+        "--num-envs", type=int, default=None, help=f"episodes stepped together (default {defaults.num_envs})"
     )
     train.add_argument(
-        "--num-envs",
+        "--rollout-steps",
         type=int,
-        default=defaults.num_envs,
-        help=f"episodes stepped together (default {defaults.num_envs})",
+        default=None,
+        help=f"steps per episode between updates (default {defaults.rollout_steps}; give at least the "
+        "episode length, e.g. 2K, for long episodes)",
     )
     train.add_argument(
         "--vector",
         choices=("auto", "batched", "copies"),
-        default=defaults.vector,
-        help="auto: the batched engine where the env has one, else lockstep copies (same episodes)",
+        default=None,
+        help="auto (default): the batched engine where the env has one, else lockstep copies (same episodes)",
     )
     train.add_argument(
         "--eval-episodes",
         type=int,
-        default=defaults.eval_episodes,
+        default=None,
         help=f"evaluation episodes (default {defaults.eval_episodes})",
     )
     train.add_argument(
         "--config", type=str, default=None, help="a TrainConfig JSON file (flags given override it)"
     )
-    train.add_argument("--seed", type=int, default=0, help="run seed (default 0)")
+    train.add_argument("--seed", type=int, default=None, help="run seed (default 0)")
     train.add_argument("--out", default="runs/train", help="output directory (default runs/train)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -299,13 +301,15 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
         else:
             values["default_opponent"] = spec
     values["opponents"] = {k: v for k, v in opponents.items() if k not in values["learners"]}
-    values.update(
-        seed=args.seed,
-        total_steps=args.steps,
-        num_envs=args.num_envs,
-        eval_episodes=args.eval_episodes,
-        vector=args.vector,
-    )
+    flags = {
+        "seed": args.seed,
+        "total_steps": args.steps,
+        "num_envs": args.num_envs,
+        "rollout_steps": args.rollout_steps,
+        "eval_episodes": args.eval_episodes,
+        "vector": args.vector,
+    }
+    values.update({key: value for key, value in flags.items() if value is not None})
     return TrainConfig.from_dict(values)
 
 

@@ -300,3 +300,25 @@ def test_team_rewards_share_the_mean_and_coalitions_train(tmp_path: Path) -> Non
     summary = run_training(config, tmp_path, progress=False)
     assert set(summary["per_seat"]) == {"agent_1", "agent_2"}
     assert summary["config"]["team_reward"] is True
+
+
+def test_train_flags_override_a_config_file_only_when_given(tmp_path: Path) -> None:
+    import argparse
+
+    from linkmech.cli import build_parser, train_config
+
+    path = tmp_path / "config.json"
+    path.write_text(
+        json.dumps(TrainConfig(num_envs=64, rollout_steps=128, seed=5, vector="copies").to_dict())
+    )
+    parser: argparse.ArgumentParser = build_parser()
+    kept = train_config(parser.parse_args(["train", "--config", str(path)]))
+    assert (kept.num_envs, kept.rollout_steps, kept.seed, kept.vector) == (64, 128, 5, "copies")
+    changed = train_config(parser.parse_args(["train", "--config", str(path), "--rollout-steps", "80"]))
+    assert (changed.num_envs, changed.rollout_steps, changed.seed) == (64, 80, 5)
+
+
+def test_rollouts_shorter_than_an_episode_are_warned_about() -> None:
+    config = TrainConfig(env_options={"num_problems": 8}, total_steps=64, num_envs=2, rollout_steps=4)
+    with pytest.warns(UserWarning, match=r"rollout_steps=4 is shorter than an episode \(8 steps\)"):
+        train(config)

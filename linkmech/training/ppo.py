@@ -20,6 +20,7 @@ the same seed gives the same run on CPU.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -249,6 +250,18 @@ def _flat_batch(rollouts: list[Rollout], config: TrainConfig) -> dict[str, torch
 Progress = Callable[[int, dict[str, float]], None]
 
 
+def _warn_if_rollouts_cut_episodes(config: TrainConfig, episode_length: int) -> None:
+    """Warn when a rollout is shorter than an episode: most advantages then rest on the value estimate."""
+    if config.rollout_steps < episode_length:
+        warnings.warn(
+            f"rollout_steps={config.rollout_steps} is shorter than an episode ({episode_length} steps): most "
+            "advantages are bootstrapped from the value estimate, and PPO learns much less at long K "
+            "(docs/learning.md); give rollout_steps >= 2K (linkmech train --rollout-steps)",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
 def train(config: TrainConfig, progress: Progress | None = None) -> TrainResult:
     """Run PPO as ``config`` says; ``progress(env_steps, stats)`` is called after every update."""
     seeds = _seeds(config.seed)
@@ -262,6 +275,7 @@ def train(config: TrainConfig, progress: Progress | None = None) -> TrainResult:
         config.default_opponent,
         batched={"auto": None, "batched": True, "copies": False}[config.vector],
     )
+    _warn_if_rollouts_cut_episodes(config, vec.problems_per_episode())
     learners = make_learners(config, vec, seeds["init"])
     action_generator = torch.Generator().manual_seed(seeds["actions"])
     batch_generator = torch.Generator().manual_seed(seeds["minibatches"])
