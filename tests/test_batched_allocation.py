@@ -169,3 +169,32 @@ def test_an_env_instance_is_used_with_its_options() -> None:
     assert batched.env is env and batched.num_steps == 3 and obs["agent_3"].shape == (2, 2 + 2 * 3 + 3 * 4)
     assert batched.observation_fields("agent_0") == env.observation_fields("agent_0")
     assert batched.action_space("agent_0") is env.action_space("agent_0")
+
+
+def test_own_allocations_view_shows_the_agents_column_of_the_full_view() -> None:
+    options = {"num_agents": 3, "num_dates": 4}
+    full = BatchedAllocationEnv("resource_allocation_v0", 2, **options)
+    own = BatchedAllocationEnv("resource_allocation_v0", 2, allocations="own", **options)
+    full_obs, _ = full.reset([7, 8])
+    own_obs, _ = own.reset([7, 8])
+    fields_full, fields_own = (
+        dict(full.observation_fields("agent_0")),
+        dict(own.observation_fields("agent_0")),
+    )
+    assert own_obs["agent_0"].shape == (2, 2 + 3 * 4) and full_obs["agent_0"].shape == (2, 2 + 2 * 4 + 4 * 3)
+    done = False
+    while not done:
+        reports = np.stack([full_obs[a][:, 1] for a in full.possible_agents], axis=1).astype(np.float64)
+        full_obs, _, rewards_full, done = full.step(reports)
+        own_obs, _, rewards_own, _ = own.step(reports)
+        np.testing.assert_array_equal(rewards_full, rewards_own)  # the view changes nothing else
+        for i, agent in enumerate(full.possible_agents):
+            table = full_obs[agent][:, fields_full["allocations"]].reshape(2, 4, 3)
+            np.testing.assert_array_equal(own_obs[agent][:, fields_own["own_allocations"]], table[:, :, i])
+            shared = fields_full["own_reports"]
+            np.testing.assert_array_equal(own_obs[agent][:, : shared.stop], full_obs[agent][:, : shared.stop])
+    single = resource_allocation_v0.parallel_env(allocations="own", **options)
+    observation, _ = single.reset(seed=7)
+    assert single.observation_space("agent_0").contains(observation["agent_0"])
+    with pytest.raises(ValueError, match="allocations: got 'mine'"):
+        resource_allocation_v0.parallel_env(allocations="mine")

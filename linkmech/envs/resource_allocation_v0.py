@@ -11,7 +11,9 @@ Agents ``agent_0 .. agent_{N-1}``. Action: ``Box(0, inf, (1,), float32)``, the r
 
 Observation: ``Box`` float32 vector ``[progress t/T, current endowment, own endowments (T, zeros for future
 dates), own reports (T), allocations of every agent at past dates (T * N)]``; see
-:meth:`ResourceAllocationEnv.observation_fields`.
+:meth:`ResourceAllocationEnv.observation_fields`. With ``allocations="own"`` the last field is the agent's own
+allocations (T) instead: the vector then grows like T, not T * N (at N = T = 100 building the full view is
+most of a step's time; docs/speed.md).
 
 Reward: the date's utility ``beta**(t-1) omega_t^n f(a_t^n / omega_t^n)`` of the agent's true endowment under
 the allocation, plus at date T the transfer's value ``beta**(T-1) w^n``.
@@ -64,6 +66,9 @@ from linkmech.mechanisms.omega_star import Design, OmegaStar, design, retract_st
 
 MECHANISMS = ("linked", "unlinked")
 """Allowed values of the ``mechanism`` option."""
+
+ALLOCATION_VIEWS = ("all", "own")
+"""Allowed values of the ``allocations`` option: what of the past allocations an agent observes."""
 
 REPORT_RULE = "reports must be finite numbers >= 0"
 """What a report may be (the action space Box(0, inf, (1,)))."""
@@ -145,6 +150,7 @@ class ResourceAllocationEnv(SharedSpacesEnv):
         omega_star: OmegaStar | None = None,
         design_method: str = "hoeffding",
         epsilon: float = 0.1,
+        allocations: str = "all",
         render_mode: str | None = None,
     ) -> None:
         if not isinstance(num_agents, int) or num_agents < 2:
@@ -159,6 +165,12 @@ class ResourceAllocationEnv(SharedSpacesEnv):
             raise ValueError(f"discount: got {discount!r}; allowed range is (0, 1]")
         if render_mode is not None:
             raise ValueError(f"render_mode: got {render_mode!r}; this env has no rendering")
+        if allocations not in ALLOCATION_VIEWS:
+            raise ValueError(
+                f"allocations: got {allocations!r}; allowed are {ALLOCATION_VIEWS} (every agent's allocations, "
+                "T x N numbers, or the agent's own, T numbers)"
+            )
+        self.allocation_view = allocations
         self.render_mode = None
         self.num_dates, self.discount, self.mechanism = num_dates, float(discount), mechanism
         self.resource = float(num_agents if resource is None else resource)
@@ -185,7 +197,7 @@ class ResourceAllocationEnv(SharedSpacesEnv):
             )
         self.possible_agents = [f"agent_{i}" for i in range(num_agents)]
         self.agents: list[str] = []
-        size = 2 + 2 * num_dates + num_dates * num_agents
+        size = 2 + 2 * num_dates + num_dates * (num_agents if allocations == "all" else 1)
         low = np.zeros(size, dtype=np.float32)
         self._observation_space = spaces.Box(
             low=low, high=np.full(size, np.inf, dtype=np.float32), dtype=np.float32
@@ -207,7 +219,7 @@ class ResourceAllocationEnv(SharedSpacesEnv):
             ("endowment", 1),
             ("own_endowments", t),
             ("own_reports", t),
-            ("allocations", t * n),
+            ("allocations", t * n) if self.allocation_view == "all" else ("own_allocations", t),
         ]
         out, start = [], 0
         for name, size in sizes:
@@ -370,14 +382,18 @@ class ResourceAllocationEnv(SharedSpacesEnv):
         state = self._state()
         t, big_t = state.date, self.num_dates
         batch, n = state.batch_size, len(self.possible_agents)
-        fields = dict(self.observation_fields(self.possible_agents[0]))
-        out = np.empty((batch, n, fields["allocations"].stop), dtype=np.float32)
+        layout = self.observation_fields(self.possible_agents[0])
+        fields = dict(layout)
+        out = np.empty((batch, n, layout[-1][1].stop), dtype=np.float32)
         out[:, :, fields["progress"]] = t / big_t
         out[:, :, fields["endowment"]] = state.endowments[:, t, :, None] if t < big_t else 0.0
         seen = (np.arange(big_t) <= t)[None, :, None]
         out[:, :, fields["own_endowments"]] = np.where(seen, state.endowments, 0.0).transpose(0, 2, 1)
         out[:, :, fields["own_reports"]] = state.reports.transpose(0, 2, 1)
-        out[:, :, fields["allocations"]] = state.allocations.reshape(batch, 1, big_t * n)
+        if self.allocation_view == "all":
+            out[:, :, fields["allocations"]] = state.allocations.reshape(batch, 1, big_t * n)
+        else:
+            out[:, :, fields["own_allocations"]] = state.allocations.transpose(0, 2, 1)
         return out
 
     def _infos(self, t: int) -> dict[str, dict[str, Any]]:
