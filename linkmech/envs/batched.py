@@ -24,7 +24,6 @@ import numpy as np
 
 from linkmech import envs
 from linkmech.envs.linking_env import LinkingEnv
-from linkmech.mechanisms.linking import start_episodes
 
 
 def episode_seeds(seed: int | Sequence[int] | None, num_envs: int) -> list[int | None]:
@@ -82,8 +81,95 @@ def joint_actions(
     return joint
 
 
-class BatchedLinkingEnv:
-    """B episodes of one linking environment.
+class BatchedEngine:
+    """The frame every batched engine shares: B episodes of one env, stepped with that env's own batched methods.
+
+    A subclass names the env classes it runs (``runs``) and reads the env's state (``_started``,
+    ``_steps_done``, ``_observations``); starting, checking and applying actions are the env's own
+    ``start_batch``, ``check_actions`` / ``apply_actions`` (or ``apply_reports``), so the rules live once, in
+    the env and the mechanism functions it calls.
+
+    Args:
+        env: a registered env name (``"linked_voting_v0"``) or an env instance (its options are used, and its
+            state is replaced by the B episodes).
+        num_envs: B.
+        **options: the env's options (when ``env`` is a name).
+    """
+
+    runs: tuple[type, ...] = ()
+    """The env classes this engine steps."""
+    runs_text = ""
+    """What ``runs`` is, in words, for the error on any other env."""
+    env: Any
+
+    def __init__(self, env: Any, num_envs: int, **options: Any) -> None:
+        base: Any = envs.make(env, **options) if isinstance(env, str) else env
+        if not isinstance(base, self.runs):
+            raise ValueError(f"{type(self).__name__}: got {type(base).__name__}; {self.runs_text}")
+        if not isinstance(num_envs, int) or isinstance(num_envs, bool) or num_envs < 1:
+            raise ValueError(f"num_envs: got {num_envs!r}; use an integer >= 1")
+        self.env = base
+        self.num_envs = num_envs
+        self.possible_agents = list(self.env.possible_agents)
+        self.seeds: list[int | None] = []
+
+    @property
+    def num_steps(self) -> int:
+        """Steps per episode (every episode has as many, so all end together)."""
+        return int(self.env.num_steps)
+
+    def observation_fields(self, agent: str) -> list[tuple[str, slice]]:
+        """The observation layout of ``agent`` (as in the single env)."""
+        return self.env.observation_fields(agent)
+
+    def action_space(self, agent: str) -> Any:
+        """``agent``'s action space (as in the single env)."""
+        return self.env.action_space(agent)
+
+    def reset(
+        self, seed: int | Sequence[int] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Start B episodes: ``seed`` is B episode seeds, or one seed from which they are derived."""
+        seeds = episode_seeds(seed, self.num_envs)
+        self.env.start_batch([np.random.default_rng(s) for s in seeds])
+        self.seeds = seeds
+        return self._observations()
+
+    def step(
+        self, actions: Mapping[str, Any] | np.ndarray
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray, bool]:
+        """Apply every episode's actions; returns (observations, masks, rewards ``[B, n]``, done).
+
+        A rejected step raises a ValueError (naming the episode, agent, action and what is allowed) and
+        changes nothing.
+        """
+        if not self._started() or not self.env.agents:
+            raise ValueError("the episodes are over or have not started; call reset() first")
+        rewards = self._apply(joint_actions(actions, self.possible_agents, self.num_envs))
+        done = self._steps_done() >= self.num_steps
+        if done:
+            self.env.agents = []
+        obs, masks = self._observations()
+        return obs, masks, rewards, done
+
+    def _apply(self, joint: np.ndarray) -> np.ndarray:
+        """Check and apply the ``[B, n]`` actions with the env's own rules; rewards ``[B, n]``."""
+        return self.env.apply_actions(joint)
+
+    def _started(self) -> bool:
+        return self.env.batch_state is not None
+
+    def _steps_done(self) -> int:
+        return int(self.env.batch_state.date)
+
+    def _observations(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        vectors, masks = self.env.batch_observations()
+        obs = {a: vectors[:, i] for i, a in enumerate(self.possible_agents)}
+        return obs, {a: masks[:, i] for i, a in enumerate(self.possible_agents)}
+
+
+class BatchedLinkingEnv(BatchedEngine):
+    """B episodes of one linking environment (see the module docstring).
 
     Args:
         env: a registered linking env name (``"linked_voting_v0"``) or a LinkingEnv instance (its problem,
@@ -92,45 +178,23 @@ class BatchedLinkingEnv:
         **options: the env's options (when ``env`` is a name).
     """
 
-    def __init__(self, env: str | LinkingEnv, num_envs: int, **options: Any) -> None:
-        base = envs.make(env, **options) if isinstance(env, str) else env
-        if not isinstance(base, LinkingEnv):
-            raise ValueError(
-                f"BatchedLinkingEnv: got {type(base).__name__}; the batched engine runs the linking environments "
-                "(LinkedVoting, LinkedPublicGoods, LinkedBargaining, LinkedAllocation, LinkedProblem)"
-            )
-        if not isinstance(num_envs, int) or num_envs < 1:
-            raise ValueError(f"num_envs: got {num_envs!r}; use an integer >= 1")
-        self.env, self.num_envs = base, num_envs
-        self.possible_agents = list(base.possible_agents)
+    runs = (LinkingEnv,)
+    runs_text = (
+        "the batched engine runs the linking environments "
+        "(LinkedVoting, LinkedPublicGoods, LinkedBargaining, LinkedAllocation, LinkedProblem)"
+    )
+    env: LinkingEnv
 
-    @property
-    def num_steps(self) -> int:
-        """Steps per episode (K, plus the participation steps)."""
-        return self.env.num_steps
+    def _apply(self, joint: np.ndarray) -> np.ndarray:
+        chosen = joint.astype(np.int64) if np.issubdtype(joint.dtype, np.integer) else joint
+        self.env.check_actions(chosen)
+        return self.env.apply_actions(chosen)
 
-    def observation_fields(self, agent: str) -> list[tuple[str, slice]]:
-        """The observation layout of ``agent`` (as in the single env)."""
-        return self.env.observation_fields(agent)
+    def _started(self) -> bool:
+        return self.env.state_ is not None
 
-    def action_space(self, agent: str) -> Any:
-        """``agent``'s Discrete action space."""
-        return self.env.action_space(agent)
-
-    def reset(
-        self, seed: int | Sequence[int] | None = None
-    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """Start B episodes: ``seed`` is B episode seeds, or one seed from which they are derived."""
-        seeds = self._seeds(seed)
-        env = self.env
-        env.state_ = start_episodes(env.mechanism, env.process, [np.random.default_rng(s) for s in seeds])
-        env._step_count = 0
-        env.agents = list(env.possible_agents)
-        self.seeds = seeds
-        return self._observations()
-
-    def _seeds(self, seed: int | Sequence[int] | None) -> list[int | None]:
-        return episode_seeds(seed, self.num_envs)
+    def _steps_done(self) -> int:
+        return self.env._step_count
 
     def _observations(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         env = self.env
@@ -138,49 +202,6 @@ class BatchedLinkingEnv:
         allowed = env._allowed()
         masks = {a: env.batch_mask(i, allowed) for i, a in enumerate(self.possible_agents)}
         return obs, masks
-
-    def _chosen(self, actions: Mapping[str, Any] | np.ndarray) -> np.ndarray:
-        chosen = joint_actions(actions, self.possible_agents, self.num_envs)
-        if not np.issubdtype(chosen.dtype, np.integer):
-            raise ValueError(
-                f"actions: got dtype {chosen.dtype}; the actions of these envs are integers (Discrete)"
-            )
-        return chosen.astype(np.int64)
-
-    def _check(self, chosen: np.ndarray) -> None:
-        """Raise a ValueError naming the first episode and agent whose action its mask forbids."""
-        allowed_now = self.env._allowed()
-        for i, agent in enumerate(self.possible_agents):
-            mask = self.env.batch_mask(i, allowed_now)
-            column = chosen[:, i]
-            inside = (column >= 0) & (column < mask.shape[1])
-            allowed = np.zeros(len(column), dtype=bool)
-            allowed[inside] = mask[np.flatnonzero(inside), column[inside]] == 1
-            if not allowed.all():
-                b = int(np.flatnonzero(~allowed)[0])
-                raise ValueError(
-                    f"episode {b}: {agent} sent {int(column[b])}; its mask allows "
-                    f"{np.flatnonzero(mask[b]).tolist()} (nothing was changed)"
-                )
-
-    def step(
-        self, actions: Mapping[str, Any] | np.ndarray
-    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray, bool]:
-        """Apply every episode's actions; returns (observations, masks, rewards ``[B, n]``, done).
-
-        A rejected step raises a ValueError and changes nothing.
-        """
-        env = self.env
-        if env.state_ is None or not env.agents:
-            raise ValueError("the episodes are over or have not started; call reset() first")
-        chosen = self._chosen(actions)
-        self._check(chosen)
-        rewards = env.apply_actions(chosen)
-        done = env._step_count >= env.num_steps
-        if done:
-            env.agents = []
-        obs, masks = self._observations()
-        return obs, masks, rewards, done
 
 
 def batched_env(env: str | Any, num_envs: int, **options: Any) -> Any:

@@ -22,17 +22,15 @@ T dates, so all episodes end together; ``done`` is one bool, and the transfers a
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from linkmech import envs
-from linkmech.envs.batched import episode_seeds, joint_actions
+from linkmech.envs.batched import BatchedEngine
 from linkmech.envs.resource_allocation_v0 import ResourceAllocationEnv
 
 
-class BatchedAllocationEnv:
+class BatchedAllocationEnv(BatchedEngine):
     """B episodes of the repeated resource allocation env.
 
     Args:
@@ -42,20 +40,14 @@ class BatchedAllocationEnv:
         **options: the env's options (when ``env`` is a name).
     """
 
+    runs = (ResourceAllocationEnv,)
+    runs_text = "it runs the resource allocation env (resource_allocation_v0); for the linking envs use BatchedLinkingEnv"
+    env: ResourceAllocationEnv
+
     def __init__(
         self, env: str | ResourceAllocationEnv = "resource_allocation_v0", num_envs: int = 1, **options: Any
     ) -> None:
-        base = envs.make(env, **options) if isinstance(env, str) else env
-        if not isinstance(base, ResourceAllocationEnv):
-            raise ValueError(
-                f"BatchedAllocationEnv: got {type(base).__name__}; it runs the resource allocation env "
-                "(resource_allocation_v0); for the linking envs use BatchedLinkingEnv"
-            )
-        if not isinstance(num_envs, int) or isinstance(num_envs, bool) or num_envs < 1:
-            raise ValueError(f"num_envs: got {num_envs!r}; use an integer >= 1")
-        self.env, self.num_envs = base, num_envs
-        self.possible_agents = list(base.possible_agents)
-        self.seeds: list[int | None] = []
+        super().__init__(env, num_envs, **options)
 
     @property
     def num_steps(self) -> int:
@@ -67,46 +59,12 @@ class BatchedAllocationEnv:
         """``[B, N]`` transfers at T once the episodes are done (None before)."""
         return None if self.env.batch_state is None else self.env.batch_state.transfers
 
-    def observation_fields(self, agent: str) -> list[tuple[str, slice]]:
-        """The observation layout of ``agent`` (as in the single env)."""
-        return self.env.observation_fields(agent)
-
-    def action_space(self, agent: str) -> Any:
-        """``agent``'s action space: ``Box(0, inf, (1,))``, the reported endowment."""
-        return self.env.action_space(agent)
-
-    def reset(
-        self, seed: int | Sequence[int] | None = None
-    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """Start B episodes: ``seed`` is B episode seeds, or one seed from which they are derived."""
-        seeds = episode_seeds(seed, self.num_envs)
-        self.env.start_batch([np.random.default_rng(s) for s in seeds])
-        self.seeds = seeds
-        return self._observations()
-
-    def step(
-        self, actions: Mapping[str, Any] | np.ndarray
-    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray, bool]:
-        """Play one date of every episode; returns (observations, masks, rewards ``[B, N]``, done).
-
-        A rejected step raises a ValueError and changes nothing.
-        """
-        env = self.env
-        if env.batch_state is None or not env.agents:
-            raise ValueError("the episodes are over or have not started; call reset() first")
-        rewards = env.apply_reports(self._reports(actions))
-        done = env.batch_state.date >= env.num_dates
-        if done:
-            env.agents = []
-        obs, masks = self._observations()
-        return obs, masks, rewards, done
+    def _apply(self, joint: np.ndarray) -> np.ndarray:
+        """The ``[B, N]`` reported endowments, as float64, checked and played by the env."""
+        return self.env.apply_reports(joint.astype(np.float64))
 
     def _observations(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         vectors = self.env.batch_observations()
         obs = {a: vectors[:, i] for i, a in enumerate(self.possible_agents)}
         masks = {a: np.zeros((self.num_envs, 0), dtype=np.int8) for a in self.possible_agents}
         return obs, masks
-
-    def _reports(self, actions: Mapping[str, Any] | np.ndarray) -> np.ndarray:
-        """``[B, N]`` float64 reports from the actions; raises a ValueError on a wrong shape or dtype."""
-        return joint_actions(actions, self.possible_agents, self.num_envs).astype(np.float64)

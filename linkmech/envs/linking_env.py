@@ -270,11 +270,22 @@ class LinkingEnv(ParallelEnv):  # type: ignore[misc]
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
         """Start an episode; a seed re-seeds the env's single generator, from which episodes are drawn."""
         self._rng = reseed(self._rng, seed)
-        self.state_ = start_episodes(self.mechanism, self.process, [self._rng])
-        self._step_count = 0
-        self.agents = list(self.possible_agents)
+        self.start_batch([self._rng])
         infos = {agent: {"phase": "announce", "date": 0} for agent in self.agents}
         return self._observations(), infos
+
+    def start_batch(self, generators: Sequence[np.random.Generator]) -> LinkingState:
+        """Start B = ``len(generators)`` episodes; episode b is drawn only from ``generators[b]``.
+
+        Episode b draws exactly what ``reset(seed=s)`` draws with ``default_rng(s)``. Makes every agent live
+        and returns the new state (kept as ``state_``); the single env is its row 0.
+        """
+        if len(generators) < 1:
+            raise ValueError("generators: got none; give one numpy.random.Generator per episode")
+        self.state_ = start_episodes(self.mechanism, self.process, list(generators))
+        self._step_count = 0
+        self.agents = list(self.possible_agents)
+        return self.state_
 
     def check_action(self, agent: str, action: Any) -> None:
         """Raise a ValueError if ``agent`` may not take ``action`` now; changes nothing."""
@@ -310,6 +321,32 @@ class LinkingEnv(ParallelEnv):  # type: ignore[misc]
         return observations, reward_dict, terminations, truncations, infos
 
     # ----- phases -----------------------------------------------------------------------------------------
+
+    def check_actions(self, chosen: np.ndarray) -> None:
+        """Raise a ValueError unless ``chosen [B, n]`` holds an action each agent's mask allows; changes nothing.
+
+        The message names the first offending episode, agent and action, and the allowed actions.
+        """
+        state = self._state()
+        n = len(self.possible_agents)
+        if chosen.shape != (state.batch_size, n) or not np.issubdtype(chosen.dtype, np.integer):
+            raise ValueError(
+                f"actions: got an array of shape {chosen.shape} and dtype {chosen.dtype}; expected integers "
+                f"of shape [B, n] = [{state.batch_size}, {n}] (the actions of these envs are Discrete)"
+            )
+        allowed_now = self._allowed()
+        for i, agent in enumerate(self.possible_agents):
+            mask = self.batch_mask(i, allowed_now)
+            column = chosen[:, i]
+            inside = (column >= 0) & (column < mask.shape[1])
+            allowed = np.zeros(len(column), dtype=bool)
+            allowed[inside] = mask[np.flatnonzero(inside), column[inside]] == 1
+            if not allowed.all():
+                b = int(np.flatnonzero(~allowed)[0])
+                raise ValueError(
+                    f"episode {b}: {agent} sent {int(column[b])}; its mask allows "
+                    f"{np.flatnonzero(mask[b]).tolist()} (nothing was changed)"
+                )
 
     def apply_actions(self, chosen: np.ndarray) -> FloatArray:
         """Apply checked actions ``[B, n]`` of every episode of the state; rewards ``[B, n]`` (no infos)."""

@@ -248,7 +248,7 @@ def run_bench(quick: bool = False, progress: Callable[[str], None] | None = None
     def add(rid: str, value: float, unit: str) -> None:
         results.append({"id": rid, "value": float(value), "unit": unit})
         if progress is not None:
-            progress(f"{rid:38s} {value:14.4g} {unit}")
+            progress(f"[{len(results):2d}] measured {rid} = {value:.4g} {unit}")
 
     add(
         "voting.pettingzoo_loop",
