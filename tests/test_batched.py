@@ -66,7 +66,7 @@ def test_rejected_batched_step_changes_nothing() -> None:
     before = batched.env.state_.remaining.copy()
     bad = {a: np.zeros(3, dtype=np.int64) for a in obs}
     bad["agent_1"][2] = 7
-    with pytest.raises(ValueError, match="episode 2: agent_1 sent 7"):
+    with pytest.raises(ValueError, match=r"episode 2: agent_1 sent action 7; its mask allows \[0, 1, 2, 3\]"):
         batched.step(bad)
     assert np.array_equal(batched.env.state_.remaining, before) and batched.env.state_.date == 0
     with pytest.raises(ValueError, match="shape"):

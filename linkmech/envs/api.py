@@ -118,3 +118,29 @@ class SharedSpacesEnv(ParallelEnv):  # type: ignore[misc]
     def action_space(self, agent: str) -> spaces.Space[Any]:
         """The action space shared by every agent (the same object every call)."""
         return self._action_space
+
+
+def check_joint_shape(chosen: np.ndarray, batch_size: int, num_agents: int) -> None:
+    """Raise a ValueError unless ``chosen`` is a ``[B, n]`` integer array (the joint Discrete actions)."""
+    if chosen.shape != (batch_size, num_agents) or not np.issubdtype(chosen.dtype, np.integer):
+        raise ValueError(
+            f"actions: got an array of shape {chosen.shape} and dtype {chosen.dtype}; expected integers "
+            f"of shape [B, n] = [{batch_size}, {num_agents}] (the actions of these envs are Discrete)"
+        )
+
+
+def check_against_mask(agent: str, column: np.ndarray, mask: np.ndarray, encoding: str = "") -> None:
+    """Raise a ValueError naming the first episode whose action in ``column [B]`` its ``mask [B, A]`` forbids.
+
+    ``encoding`` says how actions are numbered (shown in the message, e.g. ``"side * K + rank - 1"``).
+    """
+    inside = (column >= 0) & (column < mask.shape[1])
+    allowed = np.zeros(len(column), dtype=bool)
+    allowed[inside] = mask[np.flatnonzero(inside), column[inside]] == 1
+    if not allowed.all():
+        b = int(np.flatnonzero(~allowed)[0])
+        how = f"{encoding}; " if encoding else ""
+        raise ValueError(
+            f"episode {b}: {agent} sent action {int(column[b])}; its mask allows "
+            f"{np.flatnonzero(mask[b]).tolist()} ({how}nothing was changed)"
+        )

@@ -44,6 +44,7 @@ from linkmech.envs.api import (
     SharedSpacesEnv,
     as_discrete_action,
     check_action_dict,
+    check_joint_shape,
     constructors,
     masked_observation_space,
     reseed,
@@ -215,12 +216,7 @@ class ImportanceVoteEnv(SharedSpacesEnv):
         The message names the first offending episode, agent and action.
         """
         state = self._state()
-        n = len(self.possible_agents)
-        if chosen.shape != (state.batch_size, n) or not np.issubdtype(chosen.dtype, np.integer):
-            raise ValueError(
-                f"actions: got an array of shape {chosen.shape} and dtype {chosen.dtype}; expected integers "
-                f"of shape [B, n] = [{state.batch_size}, {n}]"
-            )
+        check_joint_shape(chosen, state.batch_size, len(self.possible_agents))
         if state.date >= self.num_steps:
             raise ValueError("the episodes are over; call reset() first")
         bad = np.argwhere((chosen < 0) | (chosen >= NUM_ACTIONS))

@@ -54,7 +54,14 @@ import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
-from linkmech.envs.api import as_discrete_action, check_action_dict, masked_observation_space, reseed
+from linkmech.envs.api import (
+    as_discrete_action,
+    check_action_dict,
+    check_against_mask,
+    check_joint_shape,
+    masked_observation_space,
+    reseed,
+)
 from linkmech.mechanisms.linking import (
     LinkingMechanism,
     LinkingState,
@@ -327,26 +334,10 @@ class LinkingEnv(ParallelEnv):  # type: ignore[misc]
 
         The message names the first offending episode, agent and action, and the allowed actions.
         """
-        state = self._state()
-        n = len(self.possible_agents)
-        if chosen.shape != (state.batch_size, n) or not np.issubdtype(chosen.dtype, np.integer):
-            raise ValueError(
-                f"actions: got an array of shape {chosen.shape} and dtype {chosen.dtype}; expected integers "
-                f"of shape [B, n] = [{state.batch_size}, {n}] (the actions of these envs are Discrete)"
-            )
+        check_joint_shape(chosen, self._state().batch_size, len(self.possible_agents))
         allowed_now = self._allowed()
         for i, agent in enumerate(self.possible_agents):
-            mask = self.batch_mask(i, allowed_now)
-            column = chosen[:, i]
-            inside = (column >= 0) & (column < mask.shape[1])
-            allowed = np.zeros(len(column), dtype=bool)
-            allowed[inside] = mask[np.flatnonzero(inside), column[inside]] == 1
-            if not allowed.all():
-                b = int(np.flatnonzero(~allowed)[0])
-                raise ValueError(
-                    f"episode {b}: {agent} sent {int(column[b])}; its mask allows "
-                    f"{np.flatnonzero(mask[b]).tolist()} (nothing was changed)"
-                )
+            check_against_mask(agent, chosen[:, i], self.batch_mask(i, allowed_now))
 
     def apply_actions(self, chosen: np.ndarray) -> FloatArray:
         """Apply checked actions ``[B, n]`` of every episode of the state; rewards ``[B, n]`` (no infos)."""

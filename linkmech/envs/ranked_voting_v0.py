@@ -47,6 +47,8 @@ from linkmech.envs.api import (
     SharedSpacesEnv,
     as_discrete_action,
     check_action_dict,
+    check_against_mask,
+    check_joint_shape,
     constructors,
     masked_observation_space,
     reseed,
@@ -284,25 +286,12 @@ class RankedVotingEnv(SharedSpacesEnv):
         The message names the first offending episode, agent and action, and the allowed actions.
         """
         state = self._state()
-        n, num_actions = len(self.possible_agents), 2 * self.num_problems
-        if chosen.shape != (state.batch_size, n) or not np.issubdtype(chosen.dtype, np.integer):
-            raise ValueError(
-                f"actions: got an array of shape {chosen.shape} and dtype {chosen.dtype}; expected integers "
-                f"of shape [B, n] = [{state.batch_size}, {n}]"
-            )
+        check_joint_shape(chosen, state.batch_size, len(self.possible_agents))
         if state.date >= self.num_problems:
             raise ValueError("the episodes are over; call reset() first")
         masks = self.batch_masks()
-        inside = (chosen >= 0) & (chosen < num_actions)
-        picked = np.take_along_axis(masks, np.clip(chosen, 0, num_actions - 1)[:, :, None], axis=2)[:, :, 0]
-        bad = np.argwhere(~(inside & (picked == 1)))
-        if len(bad):
-            b, i = (int(x) for x in bad[0])
-            raise ValueError(
-                f"episode {b}: {self.possible_agents[i]} sent action {int(chosen[b, i])}; its mask allows "
-                f"{np.flatnonzero(masks[b, i]).tolist()} (side * K + rank - 1, ranks not used yet; nothing was "
-                "changed)"
-            )
+        for i, agent in enumerate(self.possible_agents):
+            check_against_mask(agent, chosen[:, i], masks[:, i], "side * K + rank - 1, ranks not used yet")
 
     def apply_actions(self, chosen: np.ndarray) -> FloatArray:
         """Play the current problem of every episode with actions ``chosen [B, n]``; rewards ``[B, n]``.
