@@ -66,6 +66,22 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_parser(commands)
     add_tournament_parser(commands)
     add_reproduce_parser(commands)
+    best = commands.add_parser(
+        "second-best",
+        help="the best unlinked incentive-compatible mechanism of each env's problem (exact LP) vs target and baseline",
+        description=(
+            "Solve the linear program over every direct mechanism of one problem (Bayesian incentive constraints, "
+            "and participation constraints where the problem has a status quo), certify it exactly, and compare "
+            "it with the target f and the paper's unlinked baseline (linkmech/evaluation/second_best.py)."
+        ),
+    )
+    best.add_argument("--env", action="append", default=None, help="NAME[:key=value,...] (repeatable)")
+    best.add_argument(
+        "--objective",
+        choices=["welfare", "target"],
+        default="welfare",
+        help="what to maximise (default welfare)",
+    )
     bench = commands.add_parser(
         "bench",
         help="throughput: PettingZoo loop vs batched engine vs rps, linked VCG vs SciPy, PPO, tournament workers",
@@ -515,6 +531,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(list_strategies())
         elif args.command == "play":
             print(run_play(args.env, args.strategy, args.option, args.episodes, args.seed))
+        elif args.command == "second-best":
+            from linkmech.evaluation.second_best import run_second_best_command
+
+            print(run_second_best_command(args.env, args.objective))
         elif args.command == "bench":
             print(run_bench_command(args.json, args.quick))
         elif args.command == "reproduce":

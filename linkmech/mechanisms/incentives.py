@@ -97,7 +97,7 @@ def exact_fraction(value: float, what: str) -> Fraction:
     return close
 
 
-def _exact_array(values: FloatArray, what: str) -> ObjectArray:
+def exact_array(values: FloatArray, what: str) -> ObjectArray:
     """Element-wise :func:`exact_fraction` of a float array, converting each distinct value once."""
     flat = np.asarray(values, dtype=np.float64).reshape(-1)
     unique, inverse = np.unique(flat, return_inverse=True)
@@ -139,7 +139,7 @@ def _evaluate(problem: FiniteProblem, scf: SocialChoiceFunction, announced: IntA
 
 def _exact_probs(lottery: Lottery) -> ObjectArray:
     """Return the lottery's probabilities as fractions ``[B, S]``, each row summing to exactly 1."""
-    probs = _exact_array(lottery.probs, "social choice function probability")
+    probs = exact_array(lottery.probs, "social choice function probability")
     sums = probs.sum(axis=1)
     wrong = [k for k, total in enumerate(sums) if total != 1]
     if wrong:
@@ -168,7 +168,7 @@ def _row_utilities(
         raise ValueError(
             f"utility of {problem.name!r}: returned shape {values.shape}; expected {expected_shape}"
         )
-    utilities = _exact_array(values[:, :, list(agents)], f"utility of {problem.name!r}")
+    utilities = exact_array(values[:, :, list(agents)], f"utility of {problem.name!r}")
     return (_exact_probs(lottery)[:, :, None] * utilities).sum(axis=1)
 
 
@@ -241,7 +241,7 @@ def is_incentive_compatible(problem: FiniteProblem, scf: SocialChoiceFunction) -
 def _status_quo_interim(problem: FiniteProblem, profiles: IntArray, agent: int, true_type: int) -> Fraction:
     """Return the expected status-quo utility of ``agent`` of type ``true_type`` (over the others' types)."""
     rows = profiles[profiles[:, agent] == true_type]
-    utilities = _exact_array(
+    utilities = exact_array(
         problem.status_quo_utility(rows)[:, agent], f"status quo utility of {problem.name!r}"
     )
     return Fraction(sum(_profile_weights(problem, rows, skip=agent) * utilities, Fraction(0)))

@@ -13,7 +13,7 @@ from linkmech.evaluation.reproduce.figures import GROUPS, Figure, FigureGroup
 
 def _load_groups() -> dict[str, FigureGroup]:
     """Import the figure modules (registering their groups) and return the registry."""
-    from linkmech.evaluation.reproduce import js, js_collusion, zhu  # noqa: F401  (registration)
+    from linkmech.evaluation.reproduce import js, js_collusion, js_second_best, zhu  # noqa: F401  (registration)
 
     return GROUPS
 

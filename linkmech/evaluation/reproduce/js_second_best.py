@@ -1,0 +1,171 @@
+"""The unlinked second best of Jackson and Sonnenschein's examples, over EVERY incentive-compatible mechanism.
+
+The paper measures linking against the best unlinked mechanism: Example 2's "second best" (q = 5/7), Example
+3's incentive-compatible mechanism (q = 5/8, "not quite second best" by footnote 17), Example 5's coin flip
+("the best we can do"), and in Example 1 majority vote (best among anonymous, neutral mechanisms). These
+figures solve the linear program of :func:`linkmech.evaluation.second_best.second_best` over all direct
+mechanisms and compare its exact optimum (certified by an exactly feasible mechanism and an exact dual bound
+that meet) with those mechanisms' welfare, computed by the same code.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from linkmech.evaluation.reproduce.figures import Figure, exact_figure, figure_group
+from linkmech.evaluation.second_best import SecondBest, second_best
+from linkmech.mechanisms.baselines import (
+    bargaining_baseline,
+    majority_vote,
+    public_goods_baseline,
+    random_assignment,
+    with_reluctant_prices,
+)
+from linkmech.mechanisms.catalogue import (
+    AllocationProblem,
+    BargainingProblem,
+    PublicGoodsProblem,
+    VotingProblem,
+)
+from linkmech.mechanisms.incentives import expected_welfare
+from linkmech.mechanisms.problem import FiniteProblem
+
+PUBLIC_GOODS_SIZES = (2, 3, 4, 5, 6)
+"""Numbers of agents of the public-goods second best (the paper's family exists only up to n = 3)."""
+
+
+def _solve(problem: FiniteProblem, participation: bool) -> SecondBest:
+    """The welfare second best, which must be exactly feasible and exactly optimal to be a figure."""
+    best = second_best(problem, participation=participation)
+    if not best.optimal:
+        raise RuntimeError(f"{problem.name}: the LP second best is not certified ({best.describe()})")
+    return best
+
+
+def _verdict(optimum: Fraction, mechanism: Fraction, name: str) -> str:
+    if optimum == mechanism:
+        return f"{name} attains it ({mechanism}), so it is a second best"
+    return f"{name} gets {mechanism} = {float(mechanism):.4f}, {optimum - mechanism} less: it is not a second best"
+
+
+@figure_group(
+    "js.second_best",
+    ids=(
+        "js.second_best.ex1_welfare",
+        "js.second_best.ex2_unlinked_shortfall",
+        "js.second_best.ex2_welfare_without_participation",
+        "js.second_best.ex3_welfare",
+        "js.second_best.ex3_welfare_without_participation",
+        "js.second_best.ex5_welfare",
+        *(f"js.second_best.public_goods_n{n}_share" for n in PUBLIC_GOODS_SIZES),
+    ),
+)
+def second_best_figures(quick: bool) -> list[Figure]:
+    """The LP second best of Examples 1, 2, 3, 5 and of public goods with n agents (per problem)."""
+    del quick
+    return [
+        _voting(),
+        *_public_goods(),
+        *_bargaining(),
+        _allocation(),
+        *(_public_goods_share(n) for n in PUBLIC_GOODS_SIZES),
+    ]
+
+
+def _voting() -> Figure:
+    problem = VotingProblem()
+    best = _solve(problem, False)
+    majority = expected_welfare(problem, majority_vote(problem))
+    return exact_figure(
+        "js.second_best.ex1_welfare",
+        best.value,
+        title="Ex.1 best welfare of any incentive-compatible unlinked mechanism, per problem",
+        note=f"LP over all direct mechanisms (not only anonymous and neutral ones); "
+        f"{_verdict(best.value, majority, 'majority vote with a coin on ties')}. Target: "
+        f"{expected_welfare(problem, problem.target)}.",
+    )
+
+
+def _public_goods() -> list[Figure]:
+    problem = PublicGoodsProblem()
+    best = _solve(problem, True)
+    free = _solve(problem, False)
+    target = expected_welfare(problem, problem.target)
+    family = expected_welfare(problem, public_goods_baseline(problem).scf)
+    return [
+        exact_figure(
+            "js.second_best.ex2_unlinked_shortfall",
+            2 * (target - best.value),
+            paper="4/63",
+            title="Ex.2 shortfall of the best unlinked mechanism (incentive + participation), two problems",
+            note=f"LP optimum {best.value} per problem against the target's {target}; "
+            f"{_verdict(best.value, family, 'the paper second best (q = 5/7)')}.",
+        ),
+        exact_figure(
+            "js.second_best.ex2_welfare_without_participation",
+            free.value,
+            title="Ex.2 best incentive-compatible welfare without participation constraints, per problem",
+            note=f"Equals the target's {target}: without participation constraints an expected-externality "
+            "mechanism (cost shares that depend on the others' announcements) implements the efficient "
+            "decision; the participation constraints are what cost welfare.",
+        ),
+    ]
+
+
+def _bargaining() -> list[Figure]:
+    problem = BargainingProblem()
+    best = _solve(problem, True)
+    free = _solve(problem, False)
+    target = expected_welfare(problem, problem.target)
+    text = expected_welfare(problem, bargaining_baseline(problem).scf)
+    reluctant = with_reluctant_prices(problem)
+    footnote = expected_welfare(reluctant, bargaining_baseline(reluctant, reluctant_prices=True).scf)
+    return [
+        exact_figure(
+            "js.second_best.ex3_welfare",
+            best.value,
+            title="Ex.3 best welfare of any incentive-compatible, participating unlinked mechanism",
+            note=f"LP over lotteries on no trade and trade at prices {problem.prices.tolist()}; "
+            f"{_verdict(best.value, text, 'the text mechanism (q = 5/8, prices 1 and 9)')}; "
+            f"{_verdict(best.value, footnote, 'footnote 17 (prices 8 and 2, q = 5/6)')}. Target {target}: "
+            "below it, as Myerson-Satterthwaite says.",
+        ),
+        exact_figure(
+            "js.second_best.ex3_welfare_without_participation",
+            free.value,
+            title="Ex.3 best incentive-compatible welfare without participation constraints",
+            note=f"Equals the target's {target}: the inefficiency of Example 3 comes from the participation "
+            "constraints (Myerson-Satterthwaite), not from incentive compatibility alone.",
+        ),
+    ]
+
+
+def _allocation() -> Figure:
+    problem = AllocationProblem()
+    best = _solve(problem, False)
+    coin = expected_welfare(problem, random_assignment(problem))
+    return exact_figure(
+        "js.second_best.ex5_welfare",
+        best.value,
+        paper="5.5",
+        title="Ex.5 best welfare of any incentive-compatible unlinked mechanism (no transfers)",
+        note=f"LP over all direct mechanisms; {_verdict(best.value, coin, 'the coin flip')}, as the paper says.",
+    )
+
+
+def _public_goods_share(num_agents: int) -> Figure:
+    problem = PublicGoodsProblem(num_agents)
+    best = _solve(problem, True)
+    target = expected_welfare(problem, problem.target)
+    try:
+        family = expected_welfare(problem, public_goods_baseline(problem).scf)
+        versus = _verdict(best.value, family, "the paper family (build for sure with two or more)")
+    except ValueError:
+        versus = "the paper family has no incentive-compatible q here"
+    return exact_figure(
+        f"js.second_best.public_goods_n{num_agents}_share",
+        best.value / target,
+        title=f"Public goods, n = {num_agents}: best unlinked welfare (incentive + participation) / target",
+        note=f"Second best {best.value} = {float(best.value):.4f} per problem against the target's {target} "
+        f"(cost 3/4, value 1 with probability 2/3); {versus}.",
+    )
