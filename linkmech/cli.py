@@ -435,13 +435,16 @@ def _demo_linking(env: LinkingEnv, seed: int, episodes: int) -> str:
 
 
 def _baseline_line(env: LinkingEnv) -> str:
+    from linkmech.evaluation.second_best import second_best
+
     try:
         baseline = unlinked_baseline(env.problem)
-    except TypeError:
-        return "unlinked baseline    none derived for a user-defined problem"
-    unlinked = [float(u) for u in expected_utilities(env.problem, baseline.scf)]
+        scf, name = baseline.scf, baseline.name
+    except (TypeError, ValueError):  # no paper family for this problem: the exact LP second best instead
+        scf, name = second_best(env.problem).scf, "LP second best, linkmech second-best"
+    unlinked = [float(u) for u in expected_utilities(env.problem, scf)]
     cells = "  ".join(f"{a}: {u:+.3f}" for a, u in zip(env.possible_agents, unlinked))
-    return f"unlinked baseline    {cells}   ({baseline.name})"
+    return f"unlinked baseline    {cells}   ({name})"
 
 
 def _demo_ranked(env: Any, seed: int) -> str:

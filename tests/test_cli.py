@@ -36,6 +36,8 @@ def test_demo_prints_decisions_and_utilities(capsys: pytest.CaptureFixture[str])
         "demo must compare with f and the baseline"
     )
     assert "+0.438" in out, "voting's target utility per problem is 7/16 = 0.4375"
+    # the user-defined problem (the tabular voting example) has no paper family: the LP second best stands in
+    assert "agent_0: +0.375  agent_1: +0.375   (LP second best, linkmech second-best)" in out
 
 
 def test_demo_is_deterministic_for_a_seed(capsys: pytest.CaptureFixture[str]) -> None:

@@ -196,3 +196,29 @@ def test_second_best_command_rows_and_errors(capsys) -> None:
     assert rows[-1]["value"] == second_best(PublicGoodsProblem(4), participation=True).value
     assert main(["second-best", "--env", "resource_allocation_v0"]) == 2
     assert "has no finite one-shot problem" in capsys.readouterr().err
+
+
+def test_best_linked_mechanism_lies_between_the_unlinked_second_best_and_the_target() -> None:
+    from linkmech.evaluation.reproduce.js import LinkedProblem, _ex5_best_values
+
+    figures = {f.id: f for f in reproduce(["js.second_best"], quick=True, progress=False)}
+    cases = [
+        ("ex1", VotingProblem(), False, (2,)),
+        ("ex2", PublicGoodsProblem(), True, (2, 3)),
+        ("ex3", BargainingProblem(), True, (2, 3)),
+        ("ex5", AllocationProblem(), False, (2, 3)),
+    ]
+    for ex, problem, participation, sizes in cases:
+        unlinked = second_best(problem, participation=participation).value
+        target = expected_welfare(problem, problem.target)
+        best = {1: unlinked}
+        for k in sizes:
+            value = figures[f"js.second_best.{ex}_linked_k{k}_welfare"].exact
+            assert value is not None and unlinked <= value < target, (ex, k)
+            # the best (k-1)-problem mechanism next to the unlinked one is a feasible k-problem mechanism
+            assert k * value >= (k - 1) * best[k - 1] + unlinked, (ex, k)
+            best[k] = value
+    # the LP over all two-problem mechanisms meets footnote 39's mechanism and the paper's 7.19
+    linked = figures["js.second_best.ex5_linked_k2_welfare"]
+    assert linked.agrees is True and linked.exact == _ex5_best_values(2)[2][0]
+    assert second_best(LinkedProblem(AllocationProblem(), 2)).optimal
