@@ -82,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="welfare",
         help="what to maximise (default welfare)",
     )
+    best.add_argument(
+        "--incentives",
+        choices=["bayesian", "dominant"],
+        default="bayesian",
+        help="Bayesian incentive compatibility (default) or strategy-proofness",
+    )
     bench = commands.add_parser(
         "bench",
         help="throughput: PettingZoo loop vs batched engine vs rps, linked VCG vs SciPy, PPO, tournament workers",
@@ -537,7 +543,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "second-best":
             from linkmech.evaluation.second_best import run_second_best_command
 
-            print(run_second_best_command(args.env, args.objective))
+            print(run_second_best_command(args.env, args.objective, args.incentives))
         elif args.command == "bench":
             print(run_bench_command(args.json, args.quick))
         elif args.command == "reproduce":

@@ -194,6 +194,10 @@ def test_second_best_command_rows_and_errors(capsys) -> None:
     rows = comparison_rows(PublicGoodsProblem(4))
     assert rows[1]["value"] is None and "no q in [0, 1]" in rows[1]["note"]
     assert rows[-1]["value"] == second_best(PublicGoodsProblem(4), participation=True).value
+    assert main(["second-best", "--env", "linked_voting_v0", "--incentives", "dominant"]) == 0
+    assert (
+        "LP second best, strategy-proof + participation             3/4 = 0.7500" in capsys.readouterr().out
+    )
     assert main(["second-best", "--env", "resource_allocation_v0"]) == 2
     assert "has no finite one-shot problem" in capsys.readouterr().err
 
@@ -222,3 +226,90 @@ def test_best_linked_mechanism_lies_between_the_unlinked_second_best_and_the_tar
     linked = figures["js.second_best.ex5_linked_k2_welfare"]
     assert linked.agrees is True and linked.exact == _ex5_best_values(2)[2][0]
     assert second_best(LinkedProblem(AllocationProblem(), 2)).optimal
+
+
+def _is_strategy_proof(problem, table: np.ndarray) -> bool:
+    """Independent exact check: truth is best for every agent, true type, lie and profile of the others."""
+    profiles = problem.all_profiles()
+    alternatives = np.broadcast_to(
+        np.arange(problem.num_alternatives), (len(profiles), problem.num_alternatives)
+    )
+    utility = problem.utility(profiles, alternatives.copy())
+    row = {tuple(p): r for r, p in enumerate(profiles.tolist())}
+    for r, profile in enumerate(profiles.tolist()):
+        for i, count in enumerate(problem.type_counts):
+            values = [Fraction(v).limit_denominator(10**6) for v in utility[r, :, i]]
+            truthful = sum((p * v for p, v in zip(table[r], values)), Fraction(0))
+            for lie in range(count):
+                lied = row[tuple(profile[:i] + [lie] + profile[i + 1 :])]
+                if sum((p * v for p, v in zip(table[lied], values)), Fraction(0)) > truthful:
+                    return False
+    return True
+
+
+def test_strategy_proof_second_best_of_two_linked_votes_beats_majority_twice() -> None:
+    from linkmech.evaluation.reproduce.js import LinkedProblem
+
+    voting = VotingProblem()
+    single = second_best(voting, incentives="dominant")
+    assert single.optimal and single.value == expected_welfare(voting, majority_vote(voting))
+    linked = second_best(LinkedProblem(voting, 2), incentives="dominant")
+    assert linked.optimal and _is_strategy_proof(linked.problem, linked.table)
+    # Theorem 2 (Appendix 4): linking strictly improves on strategy-proof majority votes taken separately
+    assert linked.value > 2 * single.value
+    assert linked.value <= second_best(LinkedProblem(voting, 2)).value  # strategy-proof is Bayesian too
+    assert "strategy-proof constraints" in linked.describe()
+
+
+def test_dominant_and_bayesian_coincide_with_one_type_for_the_others() -> None:
+    problem = _same_ranking_problem()
+    assert second_best(problem, incentives="dominant").value == second_best(problem).value == 2
+
+
+@pytest.mark.parametrize("participation", [False, True])
+def test_strategy_proof_mechanisms_are_bayesian_mechanisms(participation) -> None:
+    for problem in (PublicGoodsProblem(2), BargainingProblem()):
+        dominant = second_best(problem, participation=participation, incentives="dominant")
+        assert dominant.optimal and _is_strategy_proof(problem, dominant.table)
+        assert dominant.value <= second_best(problem, participation=participation).value
+
+
+def test_vertex_with_large_denominators_is_solved_exactly() -> None:
+    from linkmech.evaluation.reproduce.js import LinkedProblem
+
+    problem = LinkedProblem(AllocationProblem(), 3)
+    best = second_best(problem, incentives="dominant")  # its vertex has denominators above 10^12 readings
+    assert best.optimal and _is_strategy_proof(problem, best.table)
+    lp = _LinearProgram.build(problem, "welfare", False, "dominant")
+    solution, _ = lp.solve()
+    vertex = lp.exact_vertex(solution)
+    assert vertex is not None and lp.is_feasible(vertex[: len(solution)].reshape(best.table.shape))
+    assert lp.exact_vertex(solution, max_free=0) is None
+
+
+def test_exact_gaussian_elimination() -> None:
+    from linkmech.evaluation.second_best import _solve_exactly
+
+    system = [
+        [Fraction(0), Fraction(2), Fraction(1), Fraction(3)],
+        [Fraction(1), Fraction(1), Fraction(0), Fraction(2)],
+    ]
+    system.append([Fraction(1), Fraction(0), Fraction(3), Fraction(4)])
+    x = _solve_exactly([row[:] for row in system])
+    for row in system:
+        assert sum((a * b for a, b in zip(row[:3], x)), Fraction(0)) == row[3]
+
+
+def test_bad_incentives_name() -> None:
+    with pytest.raises(ValueError, match="incentives: got 'ex_post'; allowed are"):
+        second_best(VotingProblem(), incentives="ex_post")
+
+
+def test_reproduce_strategy_proof_figures() -> None:
+    figures = {f.id: f for f in reproduce(["js.app4"], quick=True, progress=False)}
+    voting = VotingProblem()
+    assert figures["js.app4.voting_strategy_proof_k1_welfare"].exact == expected_welfare(
+        voting, majority_vote(voting)
+    )
+    k2 = figures["js.app4.voting_strategy_proof_k2_welfare"].exact
+    assert k2 is not None and k2 > figures["js.app4.voting_strategy_proof_k1_welfare"].exact

@@ -8,6 +8,8 @@ finite problem: a lottery ``p(d | theta)`` over alternatives for each type profi
 - Bayesian incentive compatibility: for every agent i, true type t and announcement t',
   ``E[u_i(t, d) | i announces t] >= E[u_i(t, d) | i announces t']`` (others truthful, types independent);
 - optionally interim participation: ``E[u_i(t, d) | t] >= E[u_i(t, e) | t]`` for the status quo e;
+- or, with ``incentives="dominant"``, the same at every profile of the others' types (strategy-proofness,
+  Appendix 4, and ex post participation);
 
 and maximises either ex ante welfare (``objective="welfare"``) or the probability of choosing what the
 target f would choose (``objective="target"``, i.e. one minus the expected total-variation distance to f's
@@ -24,9 +26,13 @@ certificates then replace the floats:
   the objective of EVERY feasible mechanism (weak duality; the bounds ``0 <= p <= 1`` absorb the rest):
   ``bound``. When ``bound == value`` the mechanism is exactly optimal (``optimal``).
 
+When no reading of the floats is exactly feasible (a vertex with larger denominators), the vertex is solved
+exactly from the constraints active at it (:meth:`_LinearProgram.exact_vertex`).
+
 Size: the LP has ``P * A`` variables (P profiles, A alternatives; twice that for ``"target"``) and
-``sum_i T_i (T_i - 1)`` incentive rows over ``P / T_i`` profiles each, so it is for small problems:
-public goods up to n = 8 (65,536 variables, certified optimal in about 16 s), any two-agent problem with tens of types.
+``sum_i T_i (T_i - 1)`` incentive rows over ``P / T_i`` profiles each (``P (T_i - 1)`` rows of 2A entries
+for ``"dominant"``), so it is for small problems: public goods up to n = 8 (65,536 variables, certified
+optimal in about 16 s), two linked votes (256 profiles), any two-agent problem with tens of types.
 """
 
 from __future__ import annotations
@@ -50,11 +56,17 @@ from linkmech.mechanisms.problem import MAX_EXACT_DENOMINATOR, FiniteProblem, Fl
 OBJECTIVES = ("welfare", "target")
 """What :func:`second_best` maximises: ex ante welfare, or agreement with the target f."""
 
+INCENTIVES = ("bayesian", "dominant")
+"""The incentive constraints: Bayesian (interim) or dominant-strategy (strategy-proof, ex post)."""
+
 MAX_VARIABLES = 400_000
 """Default largest LP (variables) :func:`second_best` builds before a ValueError."""
 
 _CLEAN = 1e-9  # LP values this close to 0 or 1 are read as 0 or 1 before the fraction search
 _DENOMINATORS = (MAX_EXACT_DENOMINATOR, 10**9, 10**12)  # tried in turn when reading the LP solution
+
+MAX_FREE = 400
+"""Most variables strictly between their bounds for which :meth:`_LinearProgram.exact_vertex` solves a vertex."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +76,8 @@ class SecondBest:
     Attributes:
         problem: the problem.
         objective: ``"welfare"`` or ``"target"``.
-        participation: whether interim participation constraints were imposed.
+        participation: whether participation constraints were imposed.
+        incentives: ``"bayesian"`` or ``"dominant"`` (strategy-proof).
         table: ``[P, A]`` probabilities (Fractions) of each alternative at each profile, profiles in the
             order of :meth:`FiniteProblem.all_profiles`.
         value: the exact objective of ``table`` (ex ante welfare, or probability of agreeing with f).
@@ -76,6 +89,7 @@ class SecondBest:
     problem: FiniteProblem
     objective: str
     participation: bool
+    incentives: str
     table: ObjectArray
     value: Fraction
     welfare: Fraction
@@ -94,7 +108,8 @@ class SecondBest:
 
     def describe(self) -> str:
         """One line: objective, exact value, whether it is certified feasible and optimal."""
-        constraints = "incentive and participation" if self.participation else "incentive"
+        kind = "strategy-proof" if self.incentives == "dominant" else "incentive"
+        constraints = f"{kind} and participation" if self.participation else kind
         if self.optimal:
             check = "exactly feasible and optimal (dual bound met)"
         elif self.certified:
@@ -138,6 +153,7 @@ def second_best(
     problem: FiniteProblem,
     objective: str = "welfare",
     participation: bool = False,
+    incentives: str = "bayesian",
     max_variables: int = MAX_VARIABLES,
 ) -> SecondBest:
     """The best incentive-compatible direct mechanism of ``problem`` for ``objective`` (module docstring).
@@ -146,8 +162,11 @@ def second_best(
         problem: a finite problem (types independent across agents).
         objective: ``"welfare"`` (ex ante sum of utilities) or ``"target"`` (probability of choosing what the
             target f chooses).
-        participation: also impose interim participation (individual rationality) against the problem's
-            status quo, as the paper's second best of Examples 2 and 3 does.
+        participation: also impose participation (individual rationality) against the problem's status
+            quo, as the paper's second best of Examples 2 and 3 does: interim under ``"bayesian"``, ex post
+            (at every profile) under ``"dominant"``.
+        incentives: ``"bayesian"`` (truth is a Bayesian equilibrium, interim constraints) or ``"dominant"``
+            (strategy-proof: truth is best against every announcement of the others, Appendix 4).
         max_variables: the largest LP to build.
 
     Raises:
@@ -157,6 +176,8 @@ def second_best(
     """
     if objective not in OBJECTIVES:
         raise ValueError(f"objective: got {objective!r}; allowed are {OBJECTIVES}")
+    if incentives not in INCENTIVES:
+        raise ValueError(f"incentives: got {incentives!r}; allowed are {INCENTIVES}")
     if participation and problem.status_quo is None:
         raise ValueError(
             f"participation=True: problem {problem.name!r} has no status quo to compare with; pass "
@@ -169,7 +190,7 @@ def second_best(
             f"second_best: {num_profiles} profiles x {problem.num_alternatives} alternatives make an LP of "
             f"{size} variables, above max_variables={max_variables}; use a smaller problem or raise the limit"
         )
-    lp = _LinearProgram.build(problem, objective, participation)
+    lp = _LinearProgram.build(problem, objective, participation, incentives)
     floats, multipliers = lp.solve()
     table, certified = lp.exact_table(floats)
     point = lp.point(table)
@@ -178,6 +199,7 @@ def second_best(
         problem=problem,
         objective=objective,
         participation=participation,
+        incentives=incentives,
         table=table,
         value=value,
         welfare=Fraction(sum(lp.welfare * point[: len(lp.welfare)], Fraction(0))),
@@ -205,7 +227,9 @@ class _LinearProgram:
     rhs: list[Fraction]
 
     @staticmethod
-    def build(problem: FiniteProblem, objective: str, participation: bool) -> _LinearProgram:
+    def build(
+        problem: FiniteProblem, objective: str, participation: bool, incentives: str = "bayesian"
+    ) -> _LinearProgram:
         profiles = problem.all_profiles()
         num_profiles, num_alt = len(profiles), problem.num_alternatives
         alternatives = np.broadcast_to(np.arange(num_alt, dtype=np.int64), (num_profiles, num_alt)).copy()
@@ -221,7 +245,7 @@ class _LinearProgram:
             gain = np.concatenate([np.full(cells, Fraction(0), dtype=object), np.repeat(weight, num_alt)])
             upper = np.concatenate([ones, target])
         lp = _LinearProgram(num_profiles, num_alt, gain, welfare, upper, [], [], [], [])
-        lp._add_incentive_rows(problem, profiles, utility, participation)
+        lp._add_incentive_rows(problem, profiles, utility, participation, incentives)
         if objective == "target":  # agreement: t - p <= 0, cell by cell
             for k in range(cells):
                 lp._add_row(np.array([cells + k, k]), np.array([Fraction(1), Fraction(-1)], dtype=object))
@@ -233,28 +257,51 @@ class _LinearProgram:
         self.values.append(values)
         self.rhs.append(rhs)
 
+    def _add_rows(self, cols: IntArray, values: ObjectArray, rhs: ObjectArray, together: bool) -> None:
+        """Add ``[R, m]`` rows ``values . x[cols] <= rhs``, or (``together``) their sum as one row."""
+        if together:
+            self._add_row(cols.ravel(), values.ravel(), Fraction(sum(rhs, Fraction(0))))
+            return
+        first = len(self.rhs)
+        self.rows.append(np.repeat(np.arange(first, first + len(cols)), cols.shape[1]))
+        self.cols.append(cols.ravel())
+        self.values.append(values.ravel())
+        self.rhs.extend(Fraction(r) for r in rhs)
+
     def _add_incentive_rows(
-        self, problem: FiniteProblem, profiles: IntArray, utility: ObjectArray, participation: bool
+        self,
+        problem: FiniteProblem,
+        profiles: IntArray,
+        utility: ObjectArray,
+        participation: bool,
+        incentives: str,
     ) -> None:
-        num_alt = self.num_alternatives
+        """Incentive rows per (agent, true type, lie) and participation rows per (agent, type).
+
+        Bayesian: one row each, the others' profiles weighted by their probability (interim). Dominant: one
+        row per profile of the others (ex post).
+        """
+        num_alt, bayesian = self.num_alternatives, incentives == "bayesian"
         strides = np.cumprod([1, *problem.type_counts[::-1]])[:-1][::-1]
         columns = np.arange(num_alt)
         for i, count in enumerate(problem.type_counts):
             others = _weights(problem, profiles, skip=i)
             for true_type in range(count):
                 rows = np.flatnonzero(profiles[:, i] == true_type)
-                coef = (others[rows, None] * utility[rows, :, i]).ravel()  # weight of p[theta, d] in E[u_i]
-                own = (rows[:, None] * num_alt + columns).ravel()
+                weight = others[rows] if bayesian else np.full(len(rows), Fraction(1), dtype=object)
+                coef = weight[:, None] * utility[rows, :, i]  # [R, A]: weight of p[theta, d] in u_i
+                own = rows[:, None] * num_alt + columns
                 if participation:
                     outside = exact_array(
                         problem.status_quo_utility(profiles[rows])[:, i], "status quo utility"
                     )
-                    self._add_row(own, -coef, -Fraction(sum(others[rows] * outside, Fraction(0))))
+                    self._add_rows(own, -coef, -(weight * outside), bayesian)
+                zeros = np.full(len(rows), Fraction(0), dtype=object)
                 for lie in range(count):
                     if lie != true_type:
-                        lied = rows + (lie - true_type) * strides[i]
-                        cols = np.concatenate([own, (lied[:, None] * num_alt + columns).ravel()])
-                        self._add_row(cols, np.concatenate([-coef, coef]))
+                        lied = (rows + (lie - true_type) * strides[i])[:, None] * num_alt + columns
+                        cols = np.concatenate([own, lied], axis=1)
+                        self._add_rows(cols, np.concatenate([-coef, coef], axis=1), zeros, bayesian)
 
     def _matrices(self) -> tuple[Any, Any]:
         from scipy.sparse import coo_matrix
@@ -277,7 +324,7 @@ class _LinearProgram:
         return a_ub, a_eq
 
     def solve(self) -> tuple[FloatArray, tuple[FloatArray, FloatArray]]:
-        """The optimal ``[P, A]`` table (floats) and the multipliers (of the ``<=`` rows, of the sum rows)."""
+        """An optimal vertex (floats, every variable) and the multipliers (of the ``<=`` rows, of the sum rows)."""
         from scipy.optimize import linprog
 
         a_ub, a_eq = self._matrices()
@@ -293,9 +340,7 @@ class _LinearProgram:
         )
         if result.status != 0:
             raise RuntimeError(f"second_best: the LP solver failed ({result.message})")
-        cells = self.num_profiles * self.num_alternatives
-        table = result.x[:cells].reshape(self.num_profiles, self.num_alternatives)
-        return table, (-result.ineqlin.marginals, -result.eqlin.marginals)
+        return np.asarray(result.x), (-result.ineqlin.marginals, -result.eqlin.marginals)
 
     def point(self, table: ObjectArray) -> ObjectArray:
         """The LP variables of a mechanism ``table``: its cells, then (``"target"``) the agreements min(p, f)."""
@@ -313,13 +358,16 @@ class _LinearProgram:
         np.add.at(lhs, np.concatenate(self.rows), np.concatenate(self.values) * x[np.concatenate(self.cols)])
         return all(left <= right for left, right in zip(lhs, self.rhs))
 
-    def exact_table(self, floats: FloatArray) -> tuple[ObjectArray, bool]:
-        """The LP solution read as fractions, and whether it is exactly feasible.
+    def exact_table(self, solution: FloatArray) -> tuple[ObjectArray, bool]:
+        """The LP solution (every variable, floats) as an exact table, and whether it is exactly feasible.
 
-        Each row is read with denominators up to 10^6, then 10^9 and 10^12 (a vertex of a larger LP can have
-        large denominators), the row's rounding residual put on its largest entry; the first exactly feasible
-        reading is returned, else the last one (with False).
+        Each row is read with denominators up to 10^6, then 10^9 and 10^12, the row's rounding residual put on
+        its largest entry. If no reading is exactly feasible (a vertex with larger denominators), the vertex
+        is solved exactly from its active constraints (:meth:`exact_vertex`). Otherwise the last reading is
+        returned, with False.
         """
+        cells = self.num_profiles * self.num_alternatives
+        floats = solution[:cells].reshape(self.num_profiles, self.num_alternatives)
         clean = np.where(floats < _CLEAN, 0.0, np.where(floats > 1 - _CLEAN, 1.0, floats))
         table = np.empty(clean.shape, dtype=object)
         for limit in _DENOMINATORS:
@@ -329,7 +377,65 @@ class _LinearProgram:
                 table[r] = values
             if self.is_feasible(table):
                 return table, True
+        vertex = self.exact_vertex(solution)
+        if vertex is not None:
+            exact = vertex[:cells].reshape(self.num_profiles, self.num_alternatives)
+            if self.is_feasible(exact):
+                return exact, True
         return table, False
+
+    def exact_vertex(self, solution: FloatArray, max_free: int = MAX_FREE) -> ObjectArray | None:
+        """The vertex near ``solution``, solved in fractions from the constraints active there.
+
+        Variables within 1e-9 of a bound are fixed at it; the others (at most ``max_free``) solve the active
+        rows (slack within 1e-9) and the sum rows, of which a full-rank square subset is picked by a pivoted
+        QR in floats and solved by exact Gaussian elimination. None when the point is not a vertex (fewer
+        independent active rows than free variables) or too many variables are free.
+        """
+        from scipy.linalg import qr
+
+        upper = self.upper.astype(np.float64)
+        low, high = solution <= _CLEAN, solution >= upper - _CLEAN
+        free = np.flatnonzero(~(low | high))
+        if len(free) > max_free:
+            return None
+        exact = np.full(len(solution), Fraction(0), dtype=object)
+        exact[high] = self.upper[high]
+        if len(free) == 0:
+            return exact
+        rows, cols, values, rhs = self._exact_rows()
+        a_ub, a_eq = self._matrices()
+        slack = np.array(self.rhs, dtype=np.float64) - a_ub @ solution
+        active = np.concatenate(
+            [np.flatnonzero(slack <= _CLEAN), len(self.rhs) + np.arange(self.num_profiles)]
+        )
+        dense = np.vstack([a_ub.toarray(), a_eq.toarray()])[active][:, free]
+        _, r, order = qr(dense.T, pivoting=True, mode="economic")
+        if np.sum(np.abs(np.diag(r)) > 1e-9 * np.abs(r).max()) < len(free):
+            return None
+        chosen = active[order[: len(free)]]
+        position = {int(c): k for k, c in enumerate(free)}
+        system = [[Fraction(0)] * len(free) + [rhs[int(row)]] for row in chosen]
+        index = {int(row): k for k, row in enumerate(chosen)}
+        for row, col, value in zip(rows, cols, values):
+            k = index.get(int(row))
+            if k is None:
+                continue
+            if int(col) in position:
+                system[k][position[int(col)]] += value
+            else:
+                system[k][-1] -= value * exact[col]
+        exact[free] = _solve_exactly(system)
+        return exact
+
+    def _exact_rows(self) -> tuple[IntArray, IntArray, ObjectArray, list[Fraction]]:
+        """Every row in coordinates, the sum-to-1 rows after the ``<=`` rows, with their right-hand sides."""
+        cells = self.num_profiles * self.num_alternatives
+        sums = len(self.rhs) + np.repeat(np.arange(self.num_profiles), self.num_alternatives)
+        rows = np.concatenate([*self.rows, sums])
+        cols = np.concatenate([*self.cols, np.arange(cells)])
+        values = np.concatenate([*self.values, np.full(cells, Fraction(1), dtype=object)])
+        return rows, cols, values, [*self.rhs, *([Fraction(1)] * self.num_profiles)]
 
     def best_dual_bound(self, row_prices: FloatArray, sum_prices: FloatArray, value: Fraction) -> Fraction:
         """The smallest :meth:`dual_bound` over readings of the multipliers (denominators 10^6, 10^9, 10^12).
@@ -363,6 +469,20 @@ class _LinearProgram:
         return Fraction(sum(np.array(self.rhs, dtype=object) * y, Fraction(0)) + sum(z, Fraction(0)) + slack)
 
 
+def _solve_exactly(system: list[list[Fraction]]) -> list[Fraction]:
+    """Solve a square system given as augmented rows ``[a_1 .. a_f, b]`` by Gaussian elimination in fractions."""
+    size = len(system)
+    for col in range(size):
+        pivot = next(r for r in range(col, size) if system[r][col] != 0)
+        system[col], system[pivot] = system[pivot], system[col]
+        head = system[col]
+        for r in range(size):
+            if r != col and system[r][col] != 0:
+                ratio = system[r][col] / head[col]
+                system[r] = [a - ratio * b for a, b in zip(system[r], head)]
+    return [system[r][-1] / system[r][r] for r in range(size)]
+
+
 def _weights(problem: FiniteProblem, profiles: IntArray, skip: int | None = None) -> ObjectArray:
     """Exact probability of each profile's types, leaving out agent ``skip``."""
     weights = np.full(len(profiles), Fraction(1), dtype=object)
@@ -376,7 +496,9 @@ DEFAULT_ENVS = ("linked_voting_v0", "linked_public_goods_v0", "linked_bargaining
 """The environments ``linkmech second-best`` compares by default (one problem of each)."""
 
 
-def comparison_rows(problem: FiniteProblem, objective: str = "welfare") -> list[dict[str, Any]]:
+def comparison_rows(
+    problem: FiniteProblem, objective: str = "welfare", incentives: str = "bayesian"
+) -> list[dict[str, Any]]:
     """The target, the paper's unlinked baseline and the LP second best (with and without participation).
 
     One dict per mechanism: ``mechanism``, ``value`` (Fraction: welfare, or agreement with the target),
@@ -406,8 +528,9 @@ def comparison_rows(problem: FiniteProblem, objective: str = "welfare") -> list[
     except (TypeError, ValueError) as error:
         rows.append({"mechanism": "paper baseline", "value": None, "note": str(error).split(";")[0]})
     for participation in (False, True) if problem.status_quo is not None else (False,):
-        best = second_best(problem, objective, participation)
-        label = "LP second best, incentive" + (" + participation" if participation else "")
+        best = second_best(problem, objective, participation, incentives)
+        kind = "strategy-proof" if incentives == "dominant" else "incentive"
+        label = f"LP second best, {kind}" + (" + participation" if participation else "")
         note = "optimal (exact certificate)" if best.optimal else best.describe()
         rows.append({"mechanism": label, "value": best.value, "note": note})
     for row in rows:
@@ -415,18 +538,20 @@ def comparison_rows(problem: FiniteProblem, objective: str = "welfare") -> list[
     return rows
 
 
-def comparison_table(name: str, problem: FiniteProblem, objective: str = "welfare") -> str:
+def comparison_table(
+    name: str, problem: FiniteProblem, objective: str = "welfare", incentives: str = "bayesian"
+) -> str:
     """:func:`comparison_rows` as a text table headed by the env name and the problem."""
     lines = [f"{name}: {problem.name}, n = {problem.num_agents}, {objective} per problem"]
     lines.append(f"  {'mechanism':48s} {'value':>22s} {'share of f':>10s}  note")
-    for row in comparison_rows(problem, objective):
+    for row in comparison_rows(problem, objective, incentives):
         value = "-" if row["value"] is None else f"{row['value']} = {float(row['value']):.4f}"
         share = "-" if row["share"] is None else f"{float(row['share']):.4f}"
         lines.append(f"  {row['mechanism']:48s} {value:>22s} {share:>10s}  {row['note']}")
     return "\n".join(lines)
 
 
-def run_second_best_command(specs: list[str] | None, objective: str) -> str:
+def run_second_best_command(specs: list[str] | None, objective: str, incentives: str = "bayesian") -> str:
     """``linkmech second-best``: the comparison table of each env's problem (``NAME[:key=value,...]``)."""
     from linkmech import envs
     from linkmech.evaluation.tournament_setup import parse_env
@@ -441,5 +566,5 @@ def run_second_best_command(specs: list[str] | None, objective: str) -> str:
                 f"--env: {name} has no finite one-shot problem; the second best is for the linking envs "
                 f"({', '.join(DEFAULT_ENVS)}); for your own problem call linkmech.evaluation.second_best.second_best"
             )
-        parts.append(comparison_table(spec, problem, objective))
+        parts.append(comparison_table(spec, problem, objective, incentives))
     return "\n\n".join(parts)
