@@ -33,6 +33,7 @@ from linkmech.mechanisms.incentives import (
     incentive_constraints,
     participation_constraints,
 )
+from linkmech.mechanisms.joint import LinkedProblem
 from linkmech.mechanisms.problem import TabularProblem
 
 
@@ -203,7 +204,7 @@ def test_second_best_command_rows_and_errors(capsys) -> None:
 
 
 def test_best_linked_mechanism_lies_between_the_unlinked_second_best_and_the_target() -> None:
-    from linkmech.evaluation.reproduce.js import LinkedProblem, _ex5_best_values
+    from linkmech.evaluation.reproduce.js import _ex5_best_values
 
     figures = {f.id: f for f in reproduce(["js.second_best"], quick=True, progress=False)}
     cases = [
@@ -248,8 +249,6 @@ def _is_strategy_proof(problem, table: np.ndarray) -> bool:
 
 
 def test_strategy_proof_second_best_of_two_linked_votes_beats_majority_twice() -> None:
-    from linkmech.evaluation.reproduce.js import LinkedProblem
-
     voting = VotingProblem()
     single = second_best(voting, incentives="dominant")
     assert single.optimal and single.value == expected_welfare(voting, majority_vote(voting))
@@ -275,8 +274,6 @@ def test_strategy_proof_mechanisms_are_bayesian_mechanisms(participation) -> Non
 
 
 def test_vertex_with_large_denominators_is_solved_exactly() -> None:
-    from linkmech.evaluation.reproduce.js import LinkedProblem
-
     problem = LinkedProblem(AllocationProblem(), 3)
     best = second_best(problem, incentives="dominant")  # its vertex has denominators above 10^12 readings
     assert best.optimal and _is_strategy_proof(problem, best.table)

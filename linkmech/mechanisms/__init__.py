@@ -19,6 +19,7 @@ from linkmech.mechanisms.catalogue import (
     VotingProblem,
     tabular_voting,
 )
+from linkmech.mechanisms.joint import LinkedProblem
 from linkmech.mechanisms.linking import LinkingMechanism, LinkingState, start_episodes
 from linkmech.mechanisms.problem import FiniteProblem, Lottery, TabularProblem
 from linkmech.mechanisms.processes import IID, IntensityCorrelated, RepeatCorrelated, TypeProcess
@@ -31,6 +32,7 @@ __all__ = [
     "BargainingProblem",
     "FiniteProblem",
     "IntensityCorrelated",
+    "LinkedProblem",
     "LinkingMechanism",
     "LinkingState",
     "Lottery",

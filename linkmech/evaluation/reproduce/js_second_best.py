@@ -31,6 +31,7 @@ from linkmech.mechanisms.catalogue import (
     VotingProblem,
 )
 from linkmech.mechanisms.incentives import SocialChoiceFunction, expected_welfare
+from linkmech.mechanisms.joint import LinkedProblem, Treatment
 from linkmech.mechanisms.problem import FiniteProblem
 
 PUBLIC_GOODS_SIZES = (2, 3, 4, 5, 6)
@@ -180,7 +181,7 @@ def _public_goods_share(num_agents: int) -> Figure:
 
 
 def _linked_verdict(
-    linked: js.LinkedProblem, best: Fraction, treatment: js.Treatment, name: str, participation: bool
+    linked: LinkedProblem, best: Fraction, treatment: Treatment, name: str, participation: bool
 ) -> str:
     """How the paper's K = 2 mechanism compares with the LP optimum ``best`` (per problem)."""
     scf = linked.mechanism(treatment)
@@ -197,7 +198,7 @@ def _linked_verdict(
 
 def _linked_figures() -> list[Figure]:
     """The best mechanism for K problems decided together, against the paper's linking mechanism."""
-    canonical: dict[str, tuple[FiniteProblem, bool, Callable[[Any], js.Treatment], str]] = {
+    canonical: dict[str, tuple[FiniteProblem, bool, Callable[[Any], Treatment], str]] = {
         # the paper's K = 2 linking mechanism (approximate truth), as reproduce/js.py builds it
         "ex1": (
             VotingProblem(),
@@ -219,7 +220,7 @@ def _linked_figures() -> list[Figure]:
         unlinked = _solve(problem, participation).value
         target = expected_welfare(problem, problem.target)
         for k in LINKED_K[ex]:
-            linked = js.LinkedProblem(problem, k)
+            linked = LinkedProblem(problem, k)
             best = _solve(linked, participation).value / k
             note = (
                 f"LP over every mechanism of the {k} problems together (types are {k}-vectors; "
@@ -263,7 +264,7 @@ def strategy_proof_figures(quick: bool) -> list[Figure]:
         problem, rule_scf = separate_rules[name]
         separate = expected_welfare(problem, rule_scf)
         for k in ks:
-            linked = problem if k == 1 else js.LinkedProblem(problem, k)
+            linked = problem if k == 1 else LinkedProblem(problem, k)
             best = _solve(linked, False, "dominant").value / k
             bayesian = _solve(linked, False).value / k
             rule = "majority vote" if name == "voting" else "the coin flip"
