@@ -191,8 +191,8 @@ def second_best(
             f"{size} variables, above max_variables={max_variables}; use a smaller problem or raise the limit"
         )
     lp = _LinearProgram.build(problem, objective, participation, incentives)
-    floats, multipliers = lp.solve()
-    table, certified = lp.exact_table(floats)
+    solution, multipliers = lp.solve()
+    table, certified = lp.exact_table(solution)
     point = lp.point(table)
     value = Fraction(sum(lp.gain * point, Fraction(0)))
     return SecondBest(
@@ -393,6 +393,7 @@ class _LinearProgram:
         independent active rows than free variables) or too many variables are free.
         """
         from scipy.linalg import qr
+        from scipy.sparse import vstack
 
         upper = self.upper.astype(np.float64)
         low, high = solution <= _CLEAN, solution >= upper - _CLEAN
@@ -409,7 +410,7 @@ class _LinearProgram:
         active = np.concatenate(
             [np.flatnonzero(slack <= _CLEAN), len(self.rhs) + np.arange(self.num_profiles)]
         )
-        dense = np.vstack([a_ub.toarray(), a_eq.toarray()])[active][:, free]
+        dense = vstack([a_ub, a_eq]).tocsr()[active][:, free].toarray()
         _, r, order = qr(dense.T, pivoting=True, mode="economic")
         if np.sum(np.abs(np.diag(r)) > 1e-9 * np.abs(r).max()) < len(free):
             return None
