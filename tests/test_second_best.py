@@ -159,8 +159,13 @@ def test_bad_input_is_named() -> None:
         second_best(VotingProblem(), max_variables=10)
 
 
-def test_reproduce_second_best_figures() -> None:
-    figures = {f.id: f for f in reproduce(["js.second_best"], quick=True, progress=False)}
+@pytest.fixture(scope="module")
+def figures() -> dict:
+    """The js.second_best figures, computed once for the tests that read them."""
+    return {f.id: f for f in reproduce(["js.second_best"], quick=True, progress=False)}
+
+
+def test_reproduce_second_best_figures(figures) -> None:
     assert figures["js.second_best.ex2_unlinked_shortfall"].agrees is True
     assert figures["js.second_best.ex5_welfare"].agrees is True
     assert (
@@ -203,10 +208,9 @@ def test_second_best_command_rows_and_errors(capsys) -> None:
     assert "has no finite one-shot problem" in capsys.readouterr().err
 
 
-def test_best_linked_mechanism_lies_between_the_unlinked_second_best_and_the_target() -> None:
+def test_best_linked_mechanism_lies_between_the_unlinked_second_best_and_the_target(figures) -> None:
     from linkmech.evaluation.reproduce.js import _ex5_best_values
 
-    figures = {f.id: f for f in reproduce(["js.second_best"], quick=True, progress=False)}
     cases = [
         ("ex1", VotingProblem(), False, (2,)),
         ("ex2", PublicGoodsProblem(), True, (2, 3)),

@@ -247,8 +247,11 @@ class _LinearProgram:
         lp = _LinearProgram(num_profiles, num_alt, gain, welfare, upper, [], [], [], [])
         lp._add_incentive_rows(problem, profiles, utility, participation, incentives)
         if objective == "target":  # agreement: t - p <= 0, cell by cell
-            for k in range(cells):
-                lp._add_row(np.array([cells + k, k]), np.array([Fraction(1), Fraction(-1)], dtype=object))
+            k = np.arange(cells)
+            signs = np.tile(np.array([Fraction(1), Fraction(-1)], dtype=object), (cells, 1))
+            lp._add_rows(
+                np.stack([cells + k, k], axis=1), signs, np.full(cells, Fraction(0), dtype=object), False
+            )
         return lp
 
     def _add_row(self, cols: IntArray, values: ObjectArray, rhs: Fraction = Fraction(0)) -> None:
