@@ -314,3 +314,27 @@ def test_reproduce_strategy_proof_figures() -> None:
     )
     k2 = figures["js.app4.voting_strategy_proof_k2_welfare"].exact
     assert k2 is not None and k2 > figures["js.app4.voting_strategy_proof_k1_welfare"].exact
+
+
+def test_weights_give_each_agents_best_mechanism_and_the_frontier() -> None:
+    from linkmech.evaluation.second_best import pareto_frontier
+    from linkmech.mechanisms.incentives import expected_utilities
+
+    problem = BargainingProblem()
+    seller = second_best(problem, participation=True, weights=(1, 0))
+    buyer = second_best(problem, participation=True, weights=(0, 1))
+    assert seller.optimal and buyer.optimal
+    assert (
+        expected_utilities(problem, seller.scf)[0] == seller.value == buyer.value
+    )  # the example is symmetric
+    assert seller.welfare <= second_best(problem, participation=True).value
+    frontier = pareto_frontier(problem, 8, participation=True)
+    best = second_best(problem, participation=True).value
+    assert all(u + v <= best for u, v in frontier) and (best / 2, best / 2) in frontier
+    assert frontier == sorted(frontier) and [(v, u) for u, v in frontier] == frontier[::-1]
+    with pytest.raises(ValueError, match="give 2 numbers >= 0"):
+        second_best(problem, weights=(1, -1))
+    with pytest.raises(ValueError, match="weights go with 'welfare'"):
+        second_best(problem, "target", weights=(1, 1))
+    with pytest.raises(ValueError, match="two-agent problems"):
+        pareto_frontier(PublicGoodsProblem(3))

@@ -37,6 +37,7 @@ optimal in about 16 s), two linked votes (256 profiles), any two-agent problem w
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -48,10 +49,18 @@ from linkmech.mechanisms.incentives import (
     SocialChoiceFunction,
     exact_array,
     expected_disagreement,
+    expected_utilities,
     expected_welfare,
     incentive_constraints,
 )
-from linkmech.mechanisms.problem import MAX_EXACT_DENOMINATOR, FiniteProblem, FloatArray, IntArray, Lottery
+from linkmech.mechanisms.problem import (
+    MAX_EXACT_DENOMINATOR,
+    FiniteProblem,
+    FloatArray,
+    IntArray,
+    Lottery,
+    as_fraction,
+)
 
 OBJECTIVES = ("welfare", "target")
 """What :func:`second_best` maximises: ex ante welfare, or agreement with the target f."""
@@ -154,6 +163,7 @@ def second_best(
     objective: str = "welfare",
     participation: bool = False,
     incentives: str = "bayesian",
+    weights: Sequence[Any] | None = None,
     max_variables: int = MAX_VARIABLES,
 ) -> SecondBest:
     """The best incentive-compatible direct mechanism of ``problem`` for ``objective`` (module docstring).
@@ -167,6 +177,9 @@ def second_best(
             (at every profile) under ``"dominant"``.
         incentives: ``"bayesian"`` (truth is a Bayesian equilibrium, interim constraints) or ``"dominant"``
             (strategy-proof: truth is best against every announcement of the others, Appendix 4).
+        weights: with ``"welfare"``, maximise ``sum_i weights[i] * E[u_i]`` instead of the plain sum (one
+            weight >= 0 per agent, e.g. ``(1, 0)`` for the mechanism best for agent 0; sweeping them traces
+            the Pareto frontier of incentive-compatible mechanisms). ``welfare`` stays the plain sum.
         max_variables: the largest LP to build.
 
     Raises:
@@ -178,6 +191,7 @@ def second_best(
         raise ValueError(f"objective: got {objective!r}; allowed are {OBJECTIVES}")
     if incentives not in INCENTIVES:
         raise ValueError(f"incentives: got {incentives!r}; allowed are {INCENTIVES}")
+    exact_weights = _check_weights(problem, objective, weights)
     if participation and problem.status_quo is None:
         raise ValueError(
             f"participation=True: problem {problem.name!r} has no status quo to compare with; pass "
@@ -190,7 +204,7 @@ def second_best(
             f"second_best: {num_profiles} profiles x {problem.num_alternatives} alternatives make an LP of "
             f"{size} variables, above max_variables={max_variables}; use a smaller problem or raise the limit"
         )
-    lp = _LinearProgram.build(problem, objective, participation, incentives)
+    lp = _LinearProgram.build(problem, objective, participation, incentives, exact_weights)
     solution, multipliers = lp.solve()
     table, certified = lp.exact_table(solution)
     point = lp.point(table)
@@ -228,7 +242,11 @@ class _LinearProgram:
 
     @staticmethod
     def build(
-        problem: FiniteProblem, objective: str, participation: bool, incentives: str = "bayesian"
+        problem: FiniteProblem,
+        objective: str,
+        participation: bool,
+        incentives: str = "bayesian",
+        weights: Sequence[Fraction] | None = None,
     ) -> _LinearProgram:
         profiles = problem.all_profiles()
         num_profiles, num_alt = len(profiles), problem.num_alternatives
@@ -239,7 +257,8 @@ class _LinearProgram:
         ones = np.full(cells, Fraction(1), dtype=object)
         welfare = (weight[:, None] * utility.sum(axis=2)).ravel()
         if objective == "welfare":
-            gain, upper = welfare, ones
+            weighted = utility if weights is None else utility * np.array(weights, dtype=object)
+            gain, upper = (weight[:, None] * weighted.sum(axis=2)).ravel(), ones
         else:
             target = exact_array(problem.target(profiles).dense(num_alt), "target probability").ravel()
             gain = np.concatenate([np.full(cells, Fraction(0), dtype=object), np.repeat(weight, num_alt)])
@@ -473,6 +492,24 @@ class _LinearProgram:
         return Fraction(sum(np.array(self.rhs, dtype=object) * y, Fraction(0)) + sum(z, Fraction(0)) + slack)
 
 
+def _check_weights(
+    problem: FiniteProblem, objective: str, weights: Sequence[Any] | None
+) -> list[Fraction] | None:
+    """The weights as exact fractions, or a ValueError saying what is wrong with them."""
+    if weights is None:
+        return None
+    if objective != "welfare":
+        raise ValueError(
+            f"weights: got {list(weights)!r} with objective {objective!r}; weights go with 'welfare'"
+        )
+    exact = [as_fraction(w, "weights") for w in weights]
+    if len(exact) != problem.num_agents or any(w < 0 for w in exact) or not any(exact):
+        raise ValueError(
+            f"weights: got {list(weights)!r}; give {problem.num_agents} numbers >= 0 (one per agent), not all 0"
+        )
+    return exact
+
+
 def _solve_exactly(system: list[list[Fraction]]) -> list[Fraction]:
     """Solve a square system given as augmented rows ``[a_1 .. a_f, b]`` by Gaussian elimination in fractions."""
     size = len(system)
@@ -494,6 +531,27 @@ def _weights(problem: FiniteProblem, profiles: IntArray, skip: int | None = None
         if j != skip:
             weights = weights * np.array(probs, dtype=object)[profiles[:, j]]
     return weights
+
+
+def pareto_frontier(
+    problem: FiniteProblem, steps: int = 8, participation: bool = False, incentives: str = "bayesian"
+) -> list[tuple[Fraction, ...]]:
+    """Ex ante utilities of Pareto-optimal incentive-compatible mechanisms of a two-agent problem.
+
+    Maximises ``w_0 E[u_0] + w_1 E[u_1]`` for ``w = (k + 1/100, steps - k + 1/100)``, ``k = 0..steps`` (both
+    weights positive, so every point is Pareto optimal among the feasible mechanisms); returns the exact
+    ``(E[u_0], E[u_1])`` of each optimum, from agent 1's best to agent 0's.
+    """
+    if problem.num_agents != 2:
+        raise ValueError(f"pareto_frontier: got {problem.num_agents} agents; it traces two-agent problems")
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps: got {steps!r}; give an integer >= 1")
+    points = []
+    for k in range(steps + 1):
+        weights = (k + Fraction(1, 100), steps - k + Fraction(1, 100))
+        best = second_best(problem, "welfare", participation, incentives, weights)
+        points.append(expected_utilities(problem, best.scf))
+    return points
 
 
 DEFAULT_ENVS = ("linked_voting_v0", "linked_public_goods_v0", "linked_bargaining_v0", "linked_allocation_v0")

@@ -15,8 +15,8 @@ from fractions import Fraction
 from typing import Any
 
 from linkmech.evaluation.reproduce import js
-from linkmech.evaluation.reproduce.figures import Figure, exact_figure, figure_group
-from linkmech.evaluation.second_best import SecondBest, second_best
+from linkmech.evaluation.reproduce.figures import Figure, exact_figure, figure_group, group_plot
+from linkmech.evaluation.second_best import SecondBest, pareto_frontier, second_best
 from linkmech.mechanisms.baselines import (
     bargaining_baseline,
     majority_vote,
@@ -30,7 +30,7 @@ from linkmech.mechanisms.catalogue import (
     PublicGoodsProblem,
     VotingProblem,
 )
-from linkmech.mechanisms.incentives import SocialChoiceFunction, expected_welfare
+from linkmech.mechanisms.incentives import SocialChoiceFunction, expected_utilities, expected_welfare
 from linkmech.mechanisms.joint import LinkedProblem, Treatment
 from linkmech.mechanisms.problem import FiniteProblem
 
@@ -292,3 +292,44 @@ def strategy_proof_figures(quick: bool) -> list[Figure]:
                 )
             )
     return figures
+
+
+@group_plot("js.second_best")
+def plot_bargaining_frontier(directory: str) -> str:
+    """Example 3: the Pareto frontier of incentive-compatible mechanisms, with and without participation."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    problem = BargainingProblem()
+    reluctant = with_reluctant_prices(problem)
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    for participation, style, label in (
+        (False, "o--", "incentive"),
+        (True, "s-", "incentive + participation"),
+    ):
+        points = sorted(set(pareto_frontier(problem, 16, participation)))
+        ax.plot(
+            [float(u) for u, _ in points], [float(v) for _, v in points], style, label=f"frontier: {label}"
+        )
+    marks = [
+        ("target f (not IC)", expected_utilities(problem, problem.target), "k*"),
+        ("text mechanism, q = 5/8", expected_utilities(problem, bargaining_baseline(problem).scf), "C2^"),
+        (
+            "footnote 17, q = 5/6",
+            expected_utilities(reluctant, bargaining_baseline(reluctant, reluctant_prices=True).scf),
+            "C3v",
+        ),
+    ]
+    for label, (seller, buyer), style in marks:
+        ax.plot([float(seller)], [float(buyer)], style, ms=10, label=label)
+    ax.set_xlabel("seller's ex ante utility")
+    ax.set_ylabel("buyer's ex ante utility")
+    ax.set_title("Ex.3: Pareto frontier of IC mechanisms (exact LP)")
+    ax.legend(fontsize=8)
+    name = "js_ex3_second_best_frontier.png"
+    fig.tight_layout()
+    fig.savefig(f"{directory}/{name}", dpi=120)
+    plt.close(fig)
+    return name
