@@ -209,7 +209,7 @@ def test_second_best_command_rows_and_errors(capsys) -> None:
 
 
 def test_best_linked_mechanism_lies_between_the_unlinked_second_best_and_the_target(figures) -> None:
-    from linkmech.evaluation.reproduce.js import _ex5_best_values
+    from linkmech.evaluation.reproduce.js import ex5_best_values
 
     cases = [
         ("ex1", VotingProblem(), False, (2,)),
@@ -229,7 +229,7 @@ def test_best_linked_mechanism_lies_between_the_unlinked_second_best_and_the_tar
             best[k] = value
     # the LP over all two-problem mechanisms meets footnote 39's mechanism and the paper's 7.19
     linked = figures["js.second_best.ex5_linked_k2_welfare"]
-    assert linked.agrees is True and linked.exact == _ex5_best_values(2)[2][0]
+    assert linked.agrees is True and linked.exact == ex5_best_values(2)[2][0]
     assert second_best(LinkedProblem(AllocationProblem(), 2)).optimal
 
 

@@ -73,7 +73,7 @@ COR2_DELTAS = ("1", "9/10", "3/4")
 """Discount factors for Corollary 2."""
 
 
-def _min_slacks(problem: FiniteProblem, scf: SocialChoiceFunction) -> tuple[Fraction, Fraction | None]:
+def min_slacks(problem: FiniteProblem, scf: SocialChoiceFunction) -> tuple[Fraction, Fraction | None]:
     """Smallest interim incentive slack and (when there is a status quo) smallest participation slack."""
     incentive = min(c.slack for c in incentive_constraints(problem, scf))
     if problem.status_quo is None:
@@ -97,7 +97,7 @@ def _pair_choices(equal: np.ndarray, num_agents: int) -> list[tuple[FloatArray, 
 # ---------------------------------------------------------------------------------------------------
 
 
-def _ex1_treatment(problem: VotingProblem) -> Treatment:
+def ex1_treatment(problem: VotingProblem) -> Treatment:
     """Example 1's two-problem mechanism, agents approximately truthful.
 
     One announced magnitude 2 and one magnitude 1 per agent, true signs; an agent with equal magnitudes
@@ -192,7 +192,7 @@ def example_1(quick: bool) -> list[Figure]:
     unlinked = expected_disagreement(problem, majority_vote(problem), problem.target)
     pair = LinkedProblem(problem, 2)
     unlinked_strict = _exact_strict_error(pair, pair.marginal(truthful(majority_vote(problem)), 0), 0)
-    treatment = _ex1_treatment(problem)
+    treatment = ex1_treatment(problem)
     budget = LinkingMechanism(
         problem, 2, tuple(tuple(int(c) for c in cl) for cl in problem.intensity_classes())
     )
@@ -206,7 +206,7 @@ def example_1(quick: bool) -> list[Figure]:
     disagreement = expected_disagreement(
         pair, pair.marginal(treatment, 0), pair.marginal(truthful(problem.target), 0)
     )
-    slack, _ = _min_slacks(pair, pair.mechanism(treatment))
+    slack, _ = min_slacks(pair, pair.mechanism(treatment))
     figures = [
         exact_figure(
             "js.ex1.unlinked_error",
@@ -321,7 +321,7 @@ def plot_example_1(directory: str) -> str:
 # ---------------------------------------------------------------------------------------------------
 
 
-def _ex2_coordinated(problem: PublicGoodsProblem) -> Treatment:
+def ex2_coordinated(problem: PublicGoodsProblem) -> Treatment:
     """Example 2's linked mechanism with the most efficient coordination (footnote 16).
 
     Each agent is treated as valuing exactly one of the two projects. A (1,0) or (0,1) agent is treated
@@ -363,7 +363,7 @@ def _ex2_participation(problem: PublicGoodsProblem, fallback_rule: SocialChoiceF
     the unlinked mechanism would do when at least one of the agents is of type 0,0'); with a rule that
     never builds it is the paper's first fix ('not undertake any projects').
     """
-    coordinated = _ex2_coordinated(problem)
+    coordinated = ex2_coordinated(problem)
 
     def treat(announced: IntArray) -> list[Component]:
         fallback = (announced.sum(axis=1) == 0).any(axis=1).astype(np.float64)
@@ -404,14 +404,14 @@ def example_2(quick: bool) -> list[Figure]:
     linked = LinkedProblem(problem, 2)
     target = expected_welfare(linked, linked.target)
     unlinked = expected_welfare(linked, linked.mechanism(truthful(baseline.scf)))
-    coordinated = linked.mechanism(_ex2_coordinated(problem))
+    coordinated = linked.mechanism(ex2_coordinated(problem))
     participation = linked.mechanism(_ex2_participation(problem, baseline.scf))
     linked_welfare = expected_welfare(linked, coordinated)
     participation_welfare = expected_welfare(linked, participation)
     no_projects = linked.mechanism(_ex2_participation(problem, _never_build))
-    ic_slack_n, pc_slack_n = _min_slacks(linked, no_projects)
-    ic_slack, pc_slack = _min_slacks(linked, coordinated)
-    ic_slack_p, pc_slack_p = _min_slacks(linked, participation)
+    ic_slack_n, pc_slack_n = min_slacks(linked, no_projects)
+    ic_slack, pc_slack = min_slacks(linked, coordinated)
+    ic_slack_p, pc_slack_p = min_slacks(linked, participation)
     per_problem = expected_welfare(problem, problem.target)
     convention = "Both problems together (the paper's convention for 4/3, 4/63, 1/98)"
     assert baseline.parameter is not None
@@ -521,7 +521,7 @@ def example_2(quick: bool) -> list[Figure]:
 # ---------------------------------------------------------------------------------------------------
 
 
-def _ex3_treatment(problem: BargainingProblem) -> Treatment:
+def ex3_treatment(problem: BargainingProblem) -> Treatment:
     """Example 3 with K = 2: each side announces one eager and one reluctant value, approximately truthful.
 
     An agent with two equal values announces its true value on a problem picked by a fair coin and the
@@ -578,8 +578,8 @@ def example_3(quick: bool) -> list[Figure]:
     footnote = bargaining_baseline(reluctant, reluctant_prices=True)
     assert baseline.parameter is not None and footnote.parameter is not None
     linked = LinkedProblem(problem, 2)
-    mechanism = linked.mechanism(_ex3_treatment(problem))
-    slack, _ = _min_slacks(linked, mechanism)
+    mechanism = linked.mechanism(ex3_treatment(problem))
+    slack, _ = min_slacks(linked, mechanism)
     target = expected_welfare(problem, problem.target)
     figures = [
         exact_figure(
@@ -667,7 +667,7 @@ def _ex3_over_time_figures(problem: BargainingProblem, welfare_ic: float, quick:
 # ---------------------------------------------------------------------------------------------------
 
 
-def _ex5_best(problem: AllocationProblem) -> Treatment:
+def ex5_best(problem: AllocationProblem) -> Treatment:
     """Footnote 39's best linking mechanism: the best allocation giving each agent half of the objects.
 
     Agent 0 is treated as the high type on the K/2 problems where its announced value minus agent 1's is
@@ -698,7 +698,7 @@ EX5_OVER_TIME_K = (2, 4, 6, 8, 16, 32)
 """Numbers of linked problems for the plain linking mechanism over time (exact DP)."""
 
 
-def _ex5_best_values(max_k: int) -> dict[int, tuple[Fraction, Fraction | None]]:
+def ex5_best_values(max_k: int) -> dict[int, tuple[Fraction, Fraction | None]]:
     """Per K: total utility per problem of the best linking mechanism and (K <= 4) its smallest IC slack."""
     problem = AllocationProblem()
     out: dict[int, tuple[Fraction, Fraction | None]] = {}
@@ -709,7 +709,7 @@ def _ex5_best_values(max_k: int) -> dict[int, tuple[Fraction, Fraction | None]]:
             out[k] = (expected_welfare(problem, random_assignment(problem)), None)
             continue
         linked = LinkedProblem(problem, k)
-        scf = linked.mechanism(_ex5_best(problem))
+        scf = linked.mechanism(ex5_best(problem))
         slack = min(c.slack for c in incentive_constraints(linked, scf)) if k <= 4 else None
         out[k] = (expected_welfare(linked, scf) / k, slack)
     return out
@@ -728,7 +728,7 @@ def _ex5_best_values(max_k: int) -> dict[int, tuple[Fraction, Fraction | None]]:
 def example_5(quick: bool) -> list[Figure]:
     """Example 5: expected utility per problem vs K (footnote 39's best linking mechanism) and the limit."""
     problem = AllocationProblem()
-    best = _ex5_best_values(6)
+    best = ex5_best_values(6)
     limit = expected_welfare(problem, problem.target)
     figures = []
     for k in EX5_K:

@@ -188,7 +188,7 @@ def _linked_verdict(
     welfare = expected_welfare(linked, scf) / linked.num_problems
     if welfare <= best:
         return _verdict(best, welfare, name)
-    incentive, outside = js._min_slacks(linked, scf)
+    incentive, outside = js.min_slacks(linked, scf)
     broken = "participation" if participation and outside is not None and outside < 0 else "incentive"
     return (
         f"{name} gets more, {welfare} = {float(welfare):.4f}, but breaks the {broken} constraints the LP keeps "
@@ -203,17 +203,17 @@ def _linked_figures() -> list[Figure]:
         "ex1": (
             VotingProblem(),
             False,
-            js._ex1_treatment,
+            js.ex1_treatment,
             "Example 1's K = 2 mechanism (one 2 and one 1 each)",
         ),
-        "ex2": (PublicGoodsProblem(), True, js._ex2_coordinated, "Example 2's coordinated K = 2 mechanism"),
+        "ex2": (PublicGoodsProblem(), True, js.ex2_coordinated, "Example 2's coordinated K = 2 mechanism"),
         "ex3": (
             BargainingProblem(),
             True,
-            js._ex3_treatment,
+            js.ex3_treatment,
             "Example 3's K = 2 mechanism (one eager, one reluctant)",
         ),
-        "ex5": (AllocationProblem(), False, js._ex5_best, "footnote 39's mechanism (K/2 objects each)"),
+        "ex5": (AllocationProblem(), False, js.ex5_best, "footnote 39's mechanism (K/2 objects each)"),
     }
     figures = []
     for ex, (problem, participation, treatment, name) in canonical.items():
