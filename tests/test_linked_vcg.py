@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zlib
 
 import numpy as np
@@ -364,8 +365,14 @@ def test_branch_and_bound_budget_raises_instead_of_guessing() -> None:
     radius = 0.3 * centers.min() / ((2 * big_t - 3) / 3)
     om = OmegaStar(big_t, centers, radius)
     endowments = centers + rng.uniform(-radius, radius, (big_t, 4)) * 0.2
-    with pytest.raises(RuntimeError, match="max_nodes"):
+    with pytest.raises(RuntimeError, match="max_nodes") as error:
         minimum_unlinked_transfer(endowments, 1.5, EXPONENTIAL, om, max_nodes=200)
+    # the message names the certified gap reached, and that tolerance is then accepted within the same budget
+    suggested = float(re.search(r"pass rtol=([0-9.e+-]+) or more", str(error.value)).group(1))
+    assert 1e-10 < suggested < 1e-2
+    loose = minimum_unlinked_transfer(endowments, 1.5, EXPONENTIAL, om, max_nodes=200, rtol=suggested)
+    coarse = minimum_unlinked_transfer(endowments, 1.5, EXPONENTIAL, om, rtol=1e-3, max_nodes=200)
+    assert np.allclose(loose.values, coarse.values, rtol=1e-3)  # both within their certified gaps
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -126,3 +126,23 @@ def test_same_seed_same_episode() -> None:
     a, _ = _truthful_episode(first, seed=9)
     b, _ = _truthful_episode(second, seed=9)
     assert a == b, "the same seed must give the same episode"
+
+
+def test_vcg_rtol_option_is_checked_and_used() -> None:
+    import linkmech.envs as lenvs
+    from linkmech.envs.batched_allocation import BatchedAllocationEnv
+
+    for bad in (0, 1.5, "tight", True):
+        with pytest.raises(ValueError, match="vcg_rtol: got"):
+            lenvs.make("resource_allocation_v0", vcg_rtol=bad)
+    transfers = []
+    for rtol in (1e-10, 1e-4):
+        batched = BatchedAllocationEnv("resource_allocation_v0", 4, num_agents=3, num_dates=6, vcg_rtol=rtol)
+        assert batched.env.vcg_rtol == rtol
+        batched.reset(0)
+        done = False
+        while not done:
+            state = batched.env.batch_state
+            _, _, _, done = batched.step(state.endowments[:, state.date])
+        transfers.append(batched.transfers)
+    assert np.allclose(transfers[0], transfers[1], atol=1e-3)

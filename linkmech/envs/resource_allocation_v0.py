@@ -25,6 +25,10 @@ continued inside Omega*n); at T also ``transfer`` and ``cost`` (sum of transfers
 Omega*: pass ``omega_star``, or let the env design one (``design_method`` "hoeffding", "bernstein" or
 "chebyshev", with ``epsilon``) from the statistics the credal member discloses (its mean, bound, variance).
 
+Linked VCG transfers are exact minima, certified to a relative gap ``vcg_rtol`` (default 1e-10); where the
+certified search runs out of nodes (many near-identical dates in the concave part of f) its RuntimeError says
+which gap was reached, and a larger ``vcg_rtol`` accepts it.
+
 Example::
 
     import numpy as np, pettingzoo, linkmech
@@ -61,7 +65,7 @@ from linkmech.mechanisms.allocation import (
     unlinked_vcg_transfers,
 )
 from linkmech.mechanisms.credal import CREDAL_MEMBERS
-from linkmech.mechanisms.linked_vcg import linked_vcg_transfers
+from linkmech.mechanisms.linked_vcg import RTOL, linked_vcg_transfers
 from linkmech.mechanisms.omega_star import Design, OmegaStar, design, retract_step
 
 MECHANISMS = ("linked", "unlinked")
@@ -151,6 +155,7 @@ class ResourceAllocationEnv(SharedSpacesEnv):
         design_method: str = "hoeffding",
         epsilon: float = 0.1,
         allocations: str = "all",
+        vcg_rtol: float = RTOL,
         render_mode: str | None = None,
     ) -> None:
         if not isinstance(num_agents, int) or num_agents < 2:
@@ -170,6 +175,12 @@ class ResourceAllocationEnv(SharedSpacesEnv):
                 f"allocations: got {allocations!r}; allowed are {ALLOCATION_VIEWS} (every agent's allocations, "
                 "T x N numbers, or the agent's own, T numbers)"
             )
+        if not (isinstance(vcg_rtol, (int, float)) and 0 < vcg_rtol < 1):
+            raise ValueError(
+                f"vcg_rtol: got {vcg_rtol!r}; the certified relative gap of the linked VCG minimum is a number "
+                f"in (0, 1) (default {RTOL:g})"
+            )
+        self.vcg_rtol = float(vcg_rtol)
         self.allocation_view = allocations
         self.render_mode = None
         self.num_dates, self.discount, self.mechanism = num_dates, float(discount), mechanism
@@ -371,7 +382,7 @@ class ResourceAllocationEnv(SharedSpacesEnv):
         if self.mechanism == "unlinked":
             return unlinked_vcg_transfers(state.reports, self.resource, self.project, self.discount)
         return linked_vcg_transfers(
-            state.retracted, self.resource, self.project, self.omega_star, self.discount
+            state.retracted, self.resource, self.project, self.omega_star, self.discount, rtol=self.vcg_rtol
         )
 
     def batch_observations(self) -> np.ndarray:

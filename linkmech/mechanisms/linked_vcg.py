@@ -1095,9 +1095,14 @@ def _minimise_rows(
             v_m = np.where(interior, m_hat, 0.5 * (nodes.m1 + nodes.m2))
         processed += 2 * keep.size
         if processed > max_nodes:
+            bound = certified.copy()
+            np.minimum.at(bound, nodes.owner, lower[keep])
+            relative = float(np.max((incumbent - bound) / np.maximum(scale, 1e-300)))
             raise RuntimeError(
                 f"linked VCG: the non-convex minimisation needed more than max_nodes={max_nodes} branch-and-bound "
-                "nodes (many dates in the concave part of h_t); raise max_nodes or rtol"
+                f"nodes (many dates in the concave part of h_t); its best values are certified to a relative gap "
+                f"of {relative:.2e} (asked: rtol={rtol:g}). Raise max_nodes, or pass rtol={1.1 * relative:.1e} or more "
+                "to accept them"
             )
         mu1, ell2 = nodes.mu.copy(), nodes.ell.copy()
         xs = ~split_m
