@@ -52,6 +52,7 @@ from linkmech.mechanisms.incentives import (
     expected_utilities,
     expected_welfare,
     incentive_constraints,
+    profile_weights,
 )
 from linkmech.mechanisms.problem import (
     MAX_EXACT_DENOMINATOR,
@@ -252,7 +253,7 @@ class _LinearProgram:
         num_profiles, num_alt = len(profiles), problem.num_alternatives
         alternatives = np.broadcast_to(np.arange(num_alt, dtype=np.int64), (num_profiles, num_alt)).copy()
         utility = exact_array(problem.utility(profiles, alternatives), f"utility of {problem.name!r}")
-        weight = _weights(problem, profiles)
+        weight = profile_weights(problem, profiles)
         cells = num_profiles * num_alt
         ones = np.full(cells, Fraction(1), dtype=object)
         welfare = (weight[:, None] * utility.sum(axis=2)).ravel()
@@ -307,7 +308,7 @@ class _LinearProgram:
         strides = np.cumprod([1, *problem.type_counts[::-1]])[:-1][::-1]
         columns = np.arange(num_alt)
         for i, count in enumerate(problem.type_counts):
-            others = _weights(problem, profiles, skip=i)
+            others = profile_weights(problem, profiles, skip=i)
             for true_type in range(count):
                 rows = np.flatnonzero(profiles[:, i] == true_type)
                 weight = others[rows] if bayesian else np.full(len(rows), Fraction(1), dtype=object)
@@ -522,15 +523,6 @@ def _solve_exactly(system: list[list[Fraction]]) -> list[Fraction]:
                 ratio = system[r][col] / head[col]
                 system[r] = [a - ratio * b for a, b in zip(system[r], head)]
     return [system[r][-1] / system[r][r] for r in range(size)]
-
-
-def _weights(problem: FiniteProblem, profiles: IntArray, skip: int | None = None) -> ObjectArray:
-    """Exact probability of each profile's types, leaving out agent ``skip``."""
-    weights = np.full(len(profiles), Fraction(1), dtype=object)
-    for j, probs in enumerate(problem.exact_type_probs):
-        if j != skip:
-            weights = weights * np.array(probs, dtype=object)[profiles[:, j]]
-    return weights
 
 
 def pareto_frontier(

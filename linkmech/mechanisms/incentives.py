@@ -114,7 +114,7 @@ def _enumerate(problem: FiniteProblem) -> IntArray:
         raise ValueError(f"exact incentive analysis enumerates every type profile: {error}") from error
 
 
-def _profile_weights(problem: FiniteProblem, profiles: IntArray, skip: int | None = None) -> ObjectArray:
+def profile_weights(problem: FiniteProblem, profiles: IntArray, skip: int | None = None) -> ObjectArray:
     """Exact probability of each profile's types, leaving out agent ``skip`` (its type is conditioned on)."""
     weights = np.empty(len(profiles), dtype=object)
     weights[:] = [Fraction(1)] * len(profiles)
@@ -194,7 +194,7 @@ def _interim(
     announced = rows.copy()
     announced[:, agent] = announced_type
     utilities = _row_utilities(problem, scf, rows, announced, [agent])[:, 0]
-    return Fraction(sum(_profile_weights(problem, rows, skip=agent) * utilities, Fraction(0)))
+    return Fraction(sum(profile_weights(problem, rows, skip=agent) * utilities, Fraction(0)))
 
 
 def interim_utility(
@@ -244,7 +244,7 @@ def _status_quo_interim(problem: FiniteProblem, profiles: IntArray, agent: int, 
     utilities = exact_array(
         problem.status_quo_utility(rows)[:, agent], f"status quo utility of {problem.name!r}"
     )
-    return Fraction(sum(_profile_weights(problem, rows, skip=agent) * utilities, Fraction(0)))
+    return Fraction(sum(profile_weights(problem, rows, skip=agent) * utilities, Fraction(0)))
 
 
 def participation_constraints(
@@ -275,7 +275,7 @@ def expected_utilities(problem: FiniteProblem, scf: SocialChoiceFunction) -> tup
     profiles = _enumerate(problem)
     agents = range(problem.num_agents)
     utilities = _row_utilities(problem, scf, profiles, profiles, list(agents))
-    weights = _profile_weights(problem, profiles)
+    weights = profile_weights(problem, profiles)
     return tuple(Fraction(sum(weights * utilities[:, i], Fraction(0))) for i in agents)
 
 
@@ -306,7 +306,7 @@ def expected_disagreement(
     net = np.empty(len(unique), dtype=object)
     net[:] = [Fraction(0)] * len(unique)
     np.add.at(net, inverse.reshape(-1), signed)
-    weights = _profile_weights(problem, profiles)[unique[:, 0]]
+    weights = profile_weights(problem, profiles)[unique[:, 0]]
     return Fraction(sum(weights * np.abs(net), Fraction(0))) / 2
 
 
