@@ -136,10 +136,7 @@ def profile_index(problem: FiniteProblem, announced: IntArray) -> IntArray:
     """Row of each announced profile ``[B, n]`` in :meth:`FiniteProblem.all_profiles` (agent 0 slowest)."""
     announced = np.asarray(announced, dtype=np.int64)
     problem.check_announced(announced)
-    index = np.zeros(len(announced), dtype=np.int64)
-    for i, count in enumerate(problem.type_counts):
-        index = index * count + announced[:, i]
-    return index
+    return np.ravel_multi_index(tuple(announced.T), problem.type_counts).astype(np.int64)
 
 
 def tabular_scf(problem: FiniteProblem, table: FloatArray) -> SocialChoiceFunction:
