@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 from linkmech.agents import Seat, make_strategy
-from linkmech.agents.myopic import myopic_values
+from linkmech.agents.myopic import myopic_model, myopic_values
 from linkmech.envs import linked_public_goods_v0, linked_voting_v0
 from linkmech.evaluation.play import play_episode
 from linkmech.mechanisms import LinkingMechanism, PublicGoodsProblem, VotingProblem
@@ -36,10 +36,8 @@ from linkmech.training.best_response import (
     BestResponseTable,
     PolicyTable,
     action_distribution,
-    empirical_distributions,
     exact_best_response,
     history_free_best_response,
-    myopic_value_table,
     outcome_table,
 )
 
@@ -380,21 +378,26 @@ def observation_with_counts(env: Any, agent: str, counts: np.ndarray) -> np.ndar
     return observation
 
 
-def test_myopic_value_table_equals_the_strategies_own_values():
+def test_myopic_values_enumerate_the_others_empirical_announcements():
+    # Written from the rules: E over the opponent's announcement a ~ its empirical law (counts / total, P
+    # before any) of the seat's utility at f(candidate, a) with its true type, f's lottery in expectation.
     env = linked_voting_v0.parallel_env(num_problems=7)
     env.reset(seed=0)
     seat = Seat.from_env(env, "agent_1")
     problem = env.problem
-    outcomes = np.asarray(outcome_table(problem, 1), dtype=np.float64)
+    outcomes = np.asarray(outcome_table(problem, 1), dtype=np.float64)  # [true, a_0, a_1]
     rng = np.random.default_rng(3)
-    for _ in range(20):
-        counts = rng.integers(0, 3, size=4)
-        dist = empirical_distributions(counts[None, :], problem.type_probs[0], 7)
-        table = myopic_value_table(outcomes, [dist, None], 1)[0, 0]
-        observation = observation_with_counts(env, "agent_1", counts)
-        for truth in range(4):
-            own = myopic_values(seat, observation, truth, np.arange(4), rng)
-            np.testing.assert_allclose(table[truth], own, rtol=0, atol=1e-14)
+    cases = [rng.integers(0, 3, size=4) for _ in range(20)] + [np.zeros(4, dtype=np.int64)]
+    observations = np.stack([observation_with_counts(env, "agent_1", counts) for counts in cases])
+    model = myopic_model(seat)
+    for truth in range(4):
+        values = myopic_values(model, seat, observations, np.full(len(cases), truth))
+        for row, counts in enumerate(cases):
+            law = counts / counts.sum() if counts.sum() else problem.type_probs[0]
+            expected = [
+                sum(law[a] * outcomes[truth, a, candidate] for a in range(4)) for candidate in range(4)
+            ]
+            np.testing.assert_allclose(values[row], expected, rtol=0, atol=1e-14)
 
 
 @pytest.mark.parametrize(
@@ -492,9 +495,9 @@ def test_envs_that_cannot_be_modelled_are_refused(make_env, message):
 
 def test_bad_inputs_are_refused_clearly():
     env = linked_voting_v0.parallel_env(num_problems=4)
-    with pytest.raises(ValueError, match="lagged_truth remembers"):
+    with pytest.raises(ValueError, match=r"LaggedTruth\(\) in seat agent_1: .* remembers \['previous'\]"):
         exact_best_response(env, 0, {"agent_0": "approximately_truthful", "agent_1": "lagged_truth"})
-    with pytest.raises(ValueError, match="truthful for agent_1"):
+    with pytest.raises(ValueError, match=r"Truthful\(\) in seat agent_1: truthful: agent_1's true type"):
         exact_best_response(env, 0, {"agent_0": "approximately_truthful", "agent_1": "truthful"})
     with pytest.raises(ValueError, match="reads the public history"):
         history_free_best_response(env, 0, "approximately_truthful:lies=myopic")

@@ -54,29 +54,27 @@ def test_play_batch_names_missing_seats() -> None:
         ),
     ],
 )
-def test_act_all_equals_every_copy_acting_alone(env: str, options: dict[str, Any], spec: str) -> None:
-    import copy
-
-    from linkmech.agents.base import Seat, act_all
+def test_act_batch_equals_every_episode_acting_alone(env: str, options: dict[str, Any], spec: str) -> None:
+    from linkmech.agents.base import Seat
     from linkmech.envs.batched import batched_env
 
     engine = batched_env(env, 16, **options)
     observations, masks = engine.reset(seed=4)
     seat = Seat.from_env(engine.env, "agent_0")
-    together = [make_strategy(spec) for _ in range(16)]
-    alone = copy.deepcopy(together)
-    for b, (x, y) in enumerate(zip(together, alone)):
-        x.reset(seat, np.random.default_rng(b))
-        y.reset(seat, np.random.default_rng(b))
+    together = make_strategy(spec)
+    episodes = together.start(seat, [np.random.default_rng(b) for b in range(16)])
+    alone = [make_strategy(spec) for _ in range(16)]
+    for b, strategy in enumerate(alone):
+        strategy.reset(seat, np.random.default_rng(b))
     rng = np.random.default_rng(0)
     done, forced = False, 0
     while not done:
-        grouped = act_all(together, observations["agent_0"], masks["agent_0"])
+        grouped = together.act_batch(episodes, observations["agent_0"], masks["agent_0"])
         single = [y.act(observations["agent_0"][b], masks["agent_0"][b]) for b, y in enumerate(alone)]
-        assert grouped == single
+        assert grouped.tolist() == single
         truth = observations["agent_0"][:, seat.fields[0][1]].argmax(axis=1)
         forced += int((masks["agent_0"][np.arange(16), truth] == 0).sum())
         actions = {a: np.argmax(rng.random(m.shape) * m, axis=1) for a, m in masks.items()}
-        actions["agent_0"] = np.array(grouped)
+        actions["agent_0"] = grouped
         observations, masks, _, done = engine.step(actions)
-    assert forced > 0  # some copies had to lie, through their own generators
+    assert forced > 0  # some episodes had to lie, through their own generators

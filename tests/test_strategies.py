@@ -312,20 +312,22 @@ AGENT1_VOTING = [1, 2, 0, 3]  # agent_1's values -1, +1, -2, +2: truthful (each 
 @pytest.mark.parametrize(
     ("label", "strategy", "types", "seed", "expected"),
     [
-        # values 2, 2, -1, 1: truth, then a forced lie at random among -2, -1, +1 (seed 0: +1, seed 1: -2), ...
+        # values 2, 2, -1, 1: truth, then a forced lie at random among -2, -1, +1: the inverse CDF of the date's
+        # uniform u (agent_0's generator draws u[0..3] at the start; seed 0: u[1] = 0.316 < 1/3 -> -2; seed 5:
+        # u[1] = 0.754 > 2/3 -> +1), then truth -1, then whatever type is left.
         (
             "approximately_truthful random seed 0",
             lambda: ApproximatelyTruthful(),
             [3, 3, 1, 2],
             0,
-            [3, 2, 1, 0],
+            [3, 0, 1, 2],
         ),
         (
-            "approximately_truthful random seed 1",
+            "approximately_truthful random seed 5",
             lambda: ApproximatelyTruthful(),
             [3, 3, 1, 2],
-            1,
-            [3, 0, 1, 2],
+            5,
+            [3, 2, 1, 0],
         ),
         # myopic at date 2: agent_1 has announced -1, so +1 ties (coin: value 1) and -2, -1 lose (value 0)
         (
@@ -337,9 +339,9 @@ AGENT1_VOTING = [1, 2, 0, 3]  # agent_1's values -1, +1, -2, +2: truthful (each 
         ),
         # values 1, -1, 2, -2: +2 (true sign), -2 (only intensity-2 left), +1 (myopic for true 2), -1 (left)
         ("front_loading", lambda: FrontLoader(), [2, 1, 3, 0], 0, [3, 0, 2, 1]),
-        # random first (+2), then the previous true type when admissible: 2 spent -> random +1; 2 spent ->
-        # random -2; -1 admissible
-        ("lagged_truth", lambda: LaggedTruth(), [3, 3, 1, 2], 0, [3, 2, 0, 1]),
+        # random first (u[0] = 0.943 -> +2), then the previous true type when admissible: 2 spent -> random
+        # among -2, -1, +1 (u[1] = 0.316 -> -2); 2 spent -> random among -1, +1 (u[2] = 0.722 -> +1); -1 admissible
+        ("lagged_truth", lambda: LaggedTruth(), [3, 3, 1, 2], 0, [3, 0, 2, 1]),
         # swap intensities: 2 -> 1; 2 -> 1 spent so truth 2; -1 -> -2; 1 -> 2 spent, 1 spent: forced -1
         ("relabel", lambda: TypeRelabel((1, 0, 3, 2)), [3, 3, 1, 2], 0, [2, 3, 0, 1]),
     ],
@@ -504,7 +506,7 @@ def test_lies_and_approximate_truth_by_hand():
 def test_skimmer_values_and_plan_by_hand():
     env = linked_bargaining_v0.parallel_env(num_problems=10, participation="per_problem")
     problem = env.problem
-    values = veto_values(problem, 0, [problem.type_probs[1]], np.random.default_rng(0))
+    values = veto_values(problem, 0, [problem.type_probs[1]])
     # seller true 0: says 0 -> price 5 or 1 (mean 3); says 8 -> price 9 or no trade (mean 4.5)
     # seller true 8: says 0 -> 5 - 8, 1 - 8 < 0, vetoed to 0; says 8 -> 9 - 8 = 1 or no trade (mean 0.5)
     assert np.allclose(values, [[3.0, 4.5], [0.0, 0.5]]), f"V[t, s] = {values.tolist()}"

@@ -4,9 +4,9 @@ Over time (Corollary 2 and the remark after it): announce the true type while it
 exhausted the agent is forced to lie, and picks among the types it may still announce
 
 - ``lies="random"``: uniformly at random (the proof's strategy sigma-star), or
-- ``lies="myopic"``: the one that does best for it on this problem against the empirical distribution of
-  the other agents' announcements so far (P before any announcement): the secure strategy described after
-  Corollary 2.
+- ``lies="myopic"``: uniformly among those that do best for it on this problem against the empirical
+  distribution of the other agents' announcements so far (P before any announcement): the secure strategy
+  described after Corollary 2 (:mod:`linkmech.agents.myopic`).
 
 All at once (Theorem 1, and the permutation-based definition of Ball, Jackson and Kattwinkel, 2022): the
 agent knows how many of its remaining problems have each type, so it lies only where its budget forces it
@@ -14,41 +14,46 @@ and only with a type it has to spare (budget above its remaining true count): it
 types across problems and makes the minimum number of lies.
 
 In a participation stage the agent accepts exactly when accepting gives it at least the status quo's
-utility (Corollary 1's participation strategy).
+utility (Corollary 1's participation strategy). The rule is a policy kernel
+(:func:`approximately_truthful_probabilities`), which :class:`~linkmech.agents.simple.TypeRelabel` and the
+coalition plans use as their fallback.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 
-from linkmech.agents.base import Seat, Strategy, register
-from linkmech.agents.myopic import myopic_values
+from linkmech.agents.base import Episodes, KernelStrategy, Seat, register
+from linkmech.agents.kernels import (
+    BoolArray,
+    allowed_actions,
+    announce_or_accept,
+    best_ties,
+    one_hot,
+    true_types,
+    uniform_over,
+)
+from linkmech.agents.myopic import DRAWS, ValueModel, myopic_model, myopic_values, value_memory
+from linkmech.mechanisms.problem import FloatArray, IntArray
 
 LIE_RULES = ("random", "myopic")
 """Allowed values of ``ApproximatelyTruthful(lies=...)``."""
 
-
-def accept_if_individually_rational(seat: Seat, observation: np.ndarray) -> int:
-    """1 (accept) iff the offer's utility when accepted is at least the status quo's."""
-    accept, decline = seat.field(observation, "offer")
-    return int(accept >= decline)
+FIELDS = frozenset({"type", "budget", "phase", "offer", "future_types"})
+"""The observation fields approximate truth reads (plus ``others_announced`` with myopic lies)."""
 
 
-def participating(seat: Seat, observation: np.ndarray) -> bool:
-    """Whether the observation is a participation question."""
-    return bool(seat.field(observation, "phase")[1] > 0)
+def check_lie_rule(lies: str) -> str:
+    """``lies`` if it is a lie rule, else a ValueError naming the allowed ones."""
+    if lies not in LIE_RULES:
+        raise ValueError(f"lies: got {lies!r}; allowed are {LIE_RULES}")
+    return lies
 
 
-def true_type(seat: Seat, observation: np.ndarray) -> int:
-    """The agent's true type on the current problem (from the one-hot ``type`` field)."""
-    return int(np.argmax(seat.field(observation, "type")))
-
-
-def spare_types(seat: Seat, observation: np.ndarray, allowed: np.ndarray) -> np.ndarray:
-    """Admissible types whose class budget exceeds the agent's remaining true count of that class.
+def spare_types(seat: Seat, observations: np.ndarray, allowed: BoolArray) -> BoolArray:
+    """``[B, A]`` admissible types whose class budget exceeds the agent's remaining true count of that class.
 
     Uses the all-at-once ``future_types`` field (counts of the agent's types after the current problem);
     lying with such a type never displaces a later truthful announcement.
@@ -56,15 +61,73 @@ def spare_types(seat: Seat, observation: np.ndarray, allowed: np.ndarray) -> np.
     assert seat.mechanism is not None
     budget = seat.mechanism.budgets[seat.index]
     k = seat.mechanism.num_problems
-    remaining = np.rint(seat.field(observation, "budget") * k).astype(np.int64)
-    future = np.rint(seat.field(observation, "future_types") * k).astype(np.int64)
-    future_classes = np.bincount(budget.class_of_type, weights=future, minlength=budget.num_classes)
-    spare_class = remaining > future_classes
-    return np.array([t for t in allowed if spare_class[budget.class_of_type[t]]], dtype=np.int64)
+    remaining = np.rint(seat.field(observations, "budget") * k).astype(np.int64)
+    future = np.rint(seat.field(observations, "future_types") * k).astype(np.int64)
+    classes = np.eye(budget.num_classes, dtype=np.int64)[budget.class_of_type]  # [T, C]
+    spare_class = remaining > future @ classes  # [B, C]
+    spare = np.zeros_like(allowed)
+    count = len(budget.class_of_type)
+    spare[:, :count] = allowed[:, :count] & spare_class[:, budget.class_of_type]
+    return spare
+
+
+def forced_lie(
+    seat: Seat,
+    observations: np.ndarray,
+    allowed: BoolArray,
+    truth: IntArray,
+    lies: str,
+    myopic: ValueModel | None,
+    draws: np.ndarray | None,
+) -> FloatArray:
+    """``[B, A]`` the law of a forced lie.
+
+    Uniform over the admissible types (all at once: those the agent has to spare), or over the myopically best
+    of them (``lies="myopic"``).
+    """
+    choice = allowed
+    if seat.has_field("future_types"):
+        spare = spare_types(seat, observations, allowed)
+        choice = np.where(spare.any(axis=1, keepdims=True), spare, allowed)
+    if lies == "myopic":
+        assert myopic is not None
+        values = myopic_values(myopic, seat, observations, truth, draws)
+        padded = np.full(choice.shape, -np.inf)
+        padded[:, : values.shape[1]] = values
+        choice = best_ties(choice, padded)
+    return uniform_over(choice)
+
+
+def approximately_truthful_probabilities(
+    seat: Seat,
+    observations: np.ndarray,
+    action_masks: np.ndarray,
+    lies: str,
+    myopic: ValueModel | None,
+    memory: dict[str, np.ndarray],
+) -> FloatArray:
+    """``[B, A]`` approximate truth: the true type where admissible, else a :func:`forced_lie`."""
+
+    def announce(rows: IntArray) -> FloatArray:
+        obs, allowed = observations[rows], allowed_actions(action_masks[rows])
+        truth = true_types(seat, obs)
+        probs = one_hot(truth, allowed.shape[1])
+        liars = np.flatnonzero(~allowed[np.arange(len(rows)), truth])
+        if len(liars):
+            draws = memory[DRAWS][rows[liars]] if DRAWS in memory else None
+            probs[liars] = forced_lie(seat, obs[liars], allowed[liars], truth[liars], lies, myopic, draws)
+        return probs
+
+    return announce_or_accept(seat, observations, action_masks, announce)
+
+
+def lie_rule_fields(lies: str) -> frozenset[str]:
+    """The observation fields approximate truth with this lie rule reads."""
+    return FIELDS | {"others_announced"} if lies == "myopic" else FIELDS
 
 
 @register
-class ApproximatelyTruthful(Strategy):
+class ApproximatelyTruthful(KernelStrategy):
     """Truthful until the budget binds; forced lies at random or myopically best.
 
     Args:
@@ -75,55 +138,31 @@ class ApproximatelyTruthful(Strategy):
 
     def __init__(self, lies: str = "random") -> None:
         super().__init__()
-        if lies not in LIE_RULES:
-            raise ValueError(f"lies: got {lies!r}; allowed are {LIE_RULES}")
-        self.lies = lies
+        self.lies = check_lie_rule(lies)
 
     def params(self) -> dict[str, Any]:
         """``{"lies": ...}``."""
         return {"lies": self.lies}
 
-    @classmethod
-    def act_copies(
-        cls, copies: Sequence[Strategy], observations: np.ndarray, action_masks: np.ndarray
-    ) -> list[Any]:
-        """Copies whose true type is admissible announce it together; the others act one by one.
+    def prepare(self, seat: Seat) -> ValueModel | None:
+        """The seat's myopic model (myopic lies only)."""
+        return myopic_model(seat) if self.lies == "myopic" else None
 
-        No generator is touched for a truthful announcement, so this equals every copy acting alone.
-        """
-        if not copies or not all(isinstance(c, ApproximatelyTruthful) and c.seat is not None for c in copies):
-            return super().act_copies(copies, observations, action_masks)
-        seat = copies[0].seat
-        assert seat is not None
-        truth = np.argmax(seat.field(observations.T, "type"), axis=0)
-        announcing = np.ones(len(copies), dtype=bool)
-        if seat.has_field("phase"):
-            announcing = seat.field(observations.T, "phase")[1] <= 0
-        rows = np.arange(len(copies))
-        truthful = announcing & (action_masks[rows, truth] != 0)
-        return [
-            int(truth[b]) if truthful[b] else copy.act(observations[b], action_masks[b])
-            for b, copy in enumerate(copies)
-        ]
+    def start_memory(self, episodes: Episodes) -> dict[str, np.ndarray]:
+        """The sampled myopic profiles of large problems (else nothing)."""
+        return value_memory(episodes.prepared, episodes) if self.lies == "myopic" else {}
 
-    def act(self, observation: np.ndarray, action_mask: np.ndarray) -> int:
-        """Truth if admissible, else a forced lie chosen by the lie rule."""
-        seat, rng = self._ready()
-        if participating(seat, observation):
-            return accept_if_individually_rational(seat, observation)
-        truth = true_type(seat, observation)
-        if action_mask[truth]:
-            return truth
-        allowed = np.flatnonzero(action_mask)
-        if len(allowed) == 0:
-            raise ValueError("action_mask allows no action; is the episode over?")
-        if seat.has_field("future_types"):
-            spare = spare_types(seat, observation, allowed)
-            allowed = spare if len(spare) else allowed
-        if self.lies == "myopic":
-            values = myopic_values(seat, observation, truth, allowed, rng)
-            allowed = allowed[values >= values.max() - 1e-12]
-        return int(rng.choice(allowed))
+    def observed_fields(self) -> frozenset[str]:
+        """Type, budget, phase, offer and future types; the others' announcements with myopic lies."""
+        return lie_rule_fields(self.lies)
+
+    def probabilities(
+        self, episodes: Episodes, observations: np.ndarray, action_masks: np.ndarray
+    ) -> FloatArray:
+        """Truth if admissible, else the lie rule's law; accept iff individually rational."""
+        return approximately_truthful_probabilities(
+            episodes.seat, observations, action_masks, self.lies, episodes.prepared, episodes.memory
+        )
 
 
 def truthful_ranking_action(observation: np.ndarray, action_mask: np.ndarray, num_problems: int) -> int:

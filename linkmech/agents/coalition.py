@@ -20,10 +20,17 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from linkmech.agents.approximate_truth import ApproximatelyTruthful, participating
-from linkmech.agents.base import Seat, Strategy, register
+from linkmech.agents.approximate_truth import (
+    ApproximatelyTruthful,
+    approximately_truthful_probabilities,
+    check_lie_rule,
+    lie_rule_fields,
+)
+from linkmech.agents.base import Episodes, KernelStrategy, Seat, Strategy, register
+from linkmech.agents.kernels import one_hot, participating
+from linkmech.agents.myopic import ValueModel, myopic_model, value_memory
 from linkmech.mechanisms.linking import LinkingMechanism
-from linkmech.mechanisms.problem import IntArray
+from linkmech.mechanisms.problem import FloatArray, IntArray
 
 
 @dataclass(frozen=True, eq=False)
@@ -119,11 +126,11 @@ def example4_plan(num_agents: int, num_problems: int) -> JointPlan:
 
 
 @register
-class PlanFollower(Strategy):
+class PlanFollower(KernelStrategy):
     """Announce the plan's entry for this seat and date when admissible, else approximate truth.
 
-    The date is ``round(progress * K)``. The plan is checked against the seat's quotas at :meth:`reset`.
-    In a participation stage it accepts iff accepting is individually rational.
+    The date is ``round(progress * K)``. The plan is checked against the seat's quotas when the seat is
+    prepared. In a participation stage it accepts iff accepting is individually rational.
 
     Args:
         plan: the coalition's :class:`JointPlan`; the seat must be a member.
@@ -136,48 +143,58 @@ class PlanFollower(Strategy):
         super().__init__()
         if not isinstance(plan, JointPlan):
             raise ValueError(f"plan: got {type(plan).__name__}; give a JointPlan")
-        self._setup(plan, lies)
-
-    def _setup(self, plan: JointPlan | None, lies: str) -> None:
         self.plan: JointPlan | None = plan
-        self._fallback = ApproximatelyTruthful(lies)
-        self._active: JointPlan | None = None
-        self._position = 0
+        self.lies = check_lie_rule(lies)
 
     def params(self) -> dict[str, Any]:
         """``{"plan": ..., "lies": ...}``."""
-        return {"plan": self.plan, "lies": self._fallback.lies}
+        return {"plan": self.plan, "lies": self.lies}
 
     def _plan_for(self, seat: Seat) -> JointPlan:
         assert self.plan is not None
         return self.plan
 
-    def reset(self, seat: Seat, rng: np.random.Generator) -> None:
-        """Start an episode: check membership and quotas."""
-        super().reset(seat, rng)
-        self._fallback.reset(seat, rng)
+    def prepare(self, seat: Seat) -> tuple[IntArray, ValueModel | None]:
+        """The seat's column of the plan (membership and quotas checked) and the fallback's myopic model."""
         if seat.mechanism is None:
             raise ValueError(
                 f"{self.name}: a joint plan needs the mechanism's budgets; {seat.agent} has none"
             )
         plan = self._plan_for(seat)
-        self._position = plan.position(seat.index)
+        position = plan.position(seat.index)
         plan.validate(seat.mechanism)
-        self._active = plan
+        column = np.asarray(plan.announcements[:, position], dtype=np.int64)
+        return column, myopic_model(seat) if self.lies == "myopic" else None
 
-    def act(self, observation: np.ndarray, action_mask: np.ndarray) -> int:
-        """The planned type if admissible, else the approximately truthful action."""
-        seat, _ = self._ready()
-        if participating(seat, observation):
-            return self._fallback.act(observation, action_mask)
-        assert self._active is not None and seat.mechanism is not None
-        k = seat.mechanism.num_problems
-        date = round(float(seat.field(observation, "progress")[0]) * k)
-        if date < self._active.num_problems:
-            planned = int(self._active.announcements[date, self._position])
-            if planned < len(action_mask) and action_mask[planned]:
-                return planned
-        return self._fallback.act(observation, action_mask)
+    def start_memory(self, episodes: Episodes) -> dict[str, np.ndarray]:
+        """The fallback's sampled myopic profiles of large problems (else nothing)."""
+        myopic = episodes.prepared[1]
+        return {} if myopic is None else value_memory(myopic, episodes)
+
+    def observed_fields(self) -> frozenset[str]:
+        """The progress (the date) and what the approximately truthful fallback reads."""
+        return lie_rule_fields(self.lies) | {"progress"}
+
+    def probabilities(
+        self, episodes: Episodes, observations: np.ndarray, action_masks: np.ndarray
+    ) -> FloatArray:
+        """The planned type if admissible, else the approximately truthful law."""
+        seat, (column, myopic) = episodes.seat, episodes.prepared
+        assert seat.mechanism is not None
+        fallback = approximately_truthful_probabilities(
+            seat, observations, action_masks, self.lies, myopic, episodes.memory
+        )
+        dates = np.rint(seat.field(observations, "progress")[:, 0] * seat.mechanism.num_problems).astype(
+            np.int64
+        )
+        inside = dates < len(column)
+        planned = np.where(inside, column[np.minimum(dates, len(column) - 1)], 0)
+        width = action_masks.shape[1]
+        admissible = (planned < width) & (
+            action_masks[np.arange(len(planned)), np.minimum(planned, width - 1)] > 0
+        )
+        keep = inside & admissible & ~participating(seat, observations)
+        return np.where(keep[:, None], one_hot(np.minimum(planned, width - 1), width), fallback)
 
 
 @register
@@ -193,12 +210,13 @@ class Example4Member(PlanFollower):
     name: ClassVar[str] = "example4_member"
 
     def __init__(self, lies: str = "random") -> None:
-        Strategy.__init__(self)
-        self._setup(None, lies)
+        KernelStrategy.__init__(self)
+        self.plan = None
+        self.lies = check_lie_rule(lies)
 
     def params(self) -> dict[str, Any]:
         """``{"lies": ...}``."""
-        return {"lies": self._fallback.lies}
+        return {"lies": self.lies}
 
     def _plan_for(self, seat: Seat) -> JointPlan:
         problem, mechanism = seat.problem, seat.mechanism

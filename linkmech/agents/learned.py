@@ -1,9 +1,11 @@
 """A trained policy as a strategy: ``learned:path=runs/train/agent_0.pt`` plays anywhere a scripted one does.
 
 The checkpoint is read with ``weights_only=True`` (:func:`linkmech.training.checkpoint.load_policy`) when the
-strategy is first reset, so the object stays small and picklable (tournament workers rebuild it from the path).
-Actions come from the network: ``mode="greedy"`` (default) takes the most likely allowed announcement (the
-mean report for continuous actions); ``mode="sample"`` draws from the policy with the seat's generator.
+strategy is first prepared for a seat, so the object stays small and picklable (tournament workers rebuild it
+from the path). The network acts on a whole batch of episodes with one forward pass. ``mode="greedy"``
+(default) takes the most likely allowed announcement (the mean report for continuous actions);
+``mode="sample"`` draws from the policy by inverse CDF (or, for reports, mean + std x a normal quantile) of
+uniforms each episode draws from its own generator.
 """
 
 from __future__ import annotations
@@ -12,13 +14,39 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from linkmech.agents.base import Seat, Strategy, register
+from linkmech.agents.base import Episodes, KernelStrategy, Seat, register
+from linkmech.agents.kernels import one_hot
+from linkmech.mechanisms.problem import FloatArray
 
 MODES = ("greedy", "sample")
 
 
+class _Network:
+    """A loaded network and what the seat adds to its input (the seat one-hot of a shared network)."""
+
+    def __init__(self, policy: Any, meta: dict[str, Any], seat: Seat) -> None:
+        self.policy, self.meta = policy, meta
+        self.one_hot: np.ndarray | None = None
+        if meta["shared"]:
+            seats = list(meta["seats"])
+            self.one_hot = np.zeros(len(seats), dtype=np.float32)
+            if seat.agent in seats:
+                self.one_hot[seats.index(seat.agent)] = 1.0
+
+    def features(self, observations: np.ndarray) -> Any:
+        """The network's input ``[B, obs_dim]`` as a float32 tensor."""
+        import torch
+
+        vectors = np.asarray(observations, dtype=np.float32)
+        if self.one_hot is not None:
+            vectors = np.concatenate(
+                [vectors, np.broadcast_to(self.one_hot, (len(vectors), len(self.one_hot)))], 1
+            )
+        return torch.as_tensor(vectors)
+
+
 @register
-class Learned(Strategy):
+class Learned(KernelStrategy):
     """Play a PPO checkpoint written by ``linkmech train``.
 
     Args:
@@ -49,20 +77,8 @@ class Learned(Strategy):
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         if self.path:  # rebuilt from the file in the receiving process
-            state["_policy"], state["_meta"] = None, None
+            state["_policy"], state["_meta"], state["_prepared_for"] = None, None, None
         return state
-
-    def reset(self, seat: Seat, rng: np.random.Generator) -> None:
-        """Load the network (once) and check it fits the seat."""
-        super().reset(seat, rng)
-        self._load()
-        expected = self._obs_dim(seat)
-        if expected != self._policy.obs_dim:
-            raise ValueError(
-                f"learned {self.path!r}: the network takes observations of size {self._policy.obs_dim}, seat "
-                f"{seat.agent} gives {expected}; use it in the environment and options it was trained on "
-                f"({self._meta.get('env')!r}, {self._meta.get('env_options')!r})"
-            )
 
     def _load(self) -> None:
         """Read the checkpoint unless the network is already here (unpickled copies read it again)."""
@@ -71,39 +87,56 @@ class Learned(Strategy):
 
             self._policy, self._meta = load_policy(self.path)
 
-    def _obs_dim(self, seat: Seat) -> int:
-        size = max((where.stop for _, where in seat.fields), default=0)
-        return size + (len(self._meta["seats"]) if self._meta["shared"] else 0)
-
-    def _features(self, observation: np.ndarray) -> Any:
-        import torch
-
-        seat, _ = self._ready()
-        vector = torch.as_tensor(np.asarray(observation, dtype=np.float32))[None]
-        if self._meta["shared"]:
-            seats = self._meta["seats"]
-            one_hot = torch.zeros(1, len(seats))
-            if seat.agent in seats:
-                one_hot[0, seats.index(seat.agent)] = 1.0
-            vector = torch.cat([vector, one_hot], dim=-1)
-        return vector
-
-    def act(self, observation: np.ndarray, action_mask: np.ndarray) -> Any:
-        """The network's action for this observation."""
-        import torch
-
-        _, rng = self._ready()
+    def prepare(self, seat: Seat) -> _Network:
+        """Load the network (once) and check it fits the seat."""
         self._load()
-        policy = self._policy
-        obs = self._features(observation)
-        mask = torch.as_tensor(np.asarray(action_mask))[None]
+        size = max((where.stop for _, where in seat.fields), default=0)
+        expected = size + (len(self._meta["seats"]) if self._meta["shared"] else 0)
+        if expected != self._policy.obs_dim:
+            raise ValueError(
+                f"learned {self.path!r}: the network takes observations of size {self._policy.obs_dim}, seat "
+                f"{seat.agent} gives {expected}; use it in the environment and options it was trained on "
+                f"({self._meta.get('env')!r}, {self._meta.get('env_options')!r})"
+            )
+        return _Network(self._policy, self._meta, seat)
+
+    def uniform_width(self, prepared: Any) -> int:
+        """One uniform per step to sample an announcement, one per report dimension; none when greedy."""
+        if self.mode == "greedy":
+            return 0
+        policy = prepared.policy
+        return int(policy.action_dim) if policy.kind == "gaussian" else 1
+
+    def probabilities(
+        self, episodes: Episodes, observations: np.ndarray, action_masks: np.ndarray
+    ) -> FloatArray:
+        """``[B, A]`` the network's masked softmax (``sample``) or one-hot on its most likely action (``greedy``)."""
+        import torch
+
+        network = episodes.prepared
+        if network.policy.kind == "gaussian":
+            raise NotImplementedError("a Gaussian policy reports numbers; it has no table of probabilities")
         with torch.no_grad():
-            if policy.kind == "gaussian":
-                action = policy.greedy(obs, mask)[0].numpy()
-                if self.mode == "sample":
-                    action = action + np.exp(policy.log_std.numpy()) * rng.standard_normal(action.shape)
-                return policy.to_env(action)
-            if self.mode == "greedy":
-                return int(policy.greedy(obs, mask)[0])
-            probs = policy.log_probs(obs, mask)[0].exp().numpy().astype(np.float64)
-            return int(rng.choice(len(probs), p=probs / probs.sum()))
+            log_probs = network.policy.log_probs(
+                network.features(observations), torch.as_tensor(action_masks)
+            )
+        probs = log_probs.exp().numpy().astype(np.float64)
+        if self.mode == "greedy":
+            return one_hot(np.argmax(probs, axis=1), probs.shape[1])
+        probs[np.asarray(action_masks) == 0] = 0.0
+        return probs / probs.sum(axis=1, keepdims=True)
+
+    def decide(self, episodes: Episodes, observations: np.ndarray, action_masks: np.ndarray) -> np.ndarray:
+        """Announcements from :meth:`probabilities`; reports as mean (+ std x normal quantile when sampling)."""
+        network = episodes.prepared
+        if network.policy.kind != "gaussian":
+            return super().decide(episodes, observations, action_masks)
+        import torch
+        from scipy.special import ndtri
+
+        with torch.no_grad():
+            mean = network.policy.greedy(network.features(observations), None).numpy().astype(np.float64)
+        if self.mode == "sample":
+            std = np.exp(network.policy.log_std.detach().numpy().astype(np.float64))
+            mean = mean + std * ndtri(episodes.uniforms())
+        return network.policy.to_env(mean)

@@ -7,9 +7,13 @@
   continuable inside Omega*n (which maximises its own linked VCG transfer without being retracted). The
   probability is estimated by Monte Carlo from the agent's own marginal (the credal member of the env's
   ``public_context``): ``samples`` completions of its remaining dates, standard error at most
-  ``0.5 / sqrt(samples)``. Exact only for members whose dates are independent for an agent (the conditional
+  ``0.5 / sqrt(samples)``; each episode draws its completions once, at its start, from its own generator
+  (common random numbers across its dates). Exact only for members whose dates are independent for an agent (the conditional
   law of the future is then the marginal); for others it raises a ValueError. R is Proposition 1's bound
   R-bar of the env's design.
+
+Each is a policy kernel over a batch of episodes (:class:`~linkmech.agents.base.KernelStrategy`) that gives
+the reports ``[B, 1]`` directly.
 """
 
 from __future__ import annotations
@@ -18,36 +22,49 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from linkmech.agents.base import Seat, Strategy, register
+from linkmech.agents.base import Episodes, KernelStrategy, Seat, register
 from linkmech.mechanisms.omega_star import OmegaStar, can_continue, regret_bound
+from linkmech.mechanisms.problem import FloatArray
+
+CANDIDATES = 65
+"""Reports tried between 0 and the endowment when a deviating reasonable agent looks for the smallest safe one."""
+
+ROWS_PER_CHUNK = 1 << 22
+"""Largest number of (row, sample, date, agent) entries a Monte Carlo containment test builds at once."""
 
 
-def _report(value: float) -> np.ndarray:
-    return np.array([max(float(value), 0.0)], dtype=np.float32)
+def _reports(values: np.ndarray) -> np.ndarray:
+    """``[B, 1]`` float32 reports, negatives raised to 0."""
+    return np.maximum(np.asarray(values, dtype=np.float64), 0.0).astype(np.float32)[:, None]
 
 
-def _own_history(seat: Seat, observation: np.ndarray) -> tuple[int, np.ndarray, float]:
-    """(date index t, own endowments of dates < t, current endowment)."""
+def own_history(seat: Seat, observations: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(dates [B], own endowments [B, T] (zeros from today on), current endowment [B])``."""
     num_dates = int(seat.context["num_dates"])
-    date = int(round(float(seat.field(observation, "progress")[0]) * num_dates))
-    history = np.asarray(seat.field(observation, "own_endowments")[:date], dtype=np.float64)
-    return date, history, float(seat.field(observation, "endowment")[0])
+    dates = np.rint(seat.field(observations, "progress")[:, 0] * num_dates).astype(np.int64)
+    history = np.asarray(seat.field(observations, "own_endowments"), dtype=np.float64)
+    history = np.where(np.arange(num_dates)[None, :] < dates[:, None], history, 0.0)
+    return dates, history, np.asarray(seat.field(observations, "endowment")[:, 0], dtype=np.float64)
 
 
 @register
-class TruthfulReport(Strategy):
+class TruthfulReport(KernelStrategy):
     """Report the true endowment at every date (truth-telling, ``id``)."""
 
     name: ClassVar[str] = "truthful_report"
+    uniforms_per_step: ClassVar[int] = 0
 
-    def act(self, observation: np.ndarray, action_mask: np.ndarray) -> np.ndarray:
-        """The current endowment."""
-        seat, _ = self._ready()
-        return _report(seat.field(observation, "endowment")[0])
+    def observed_fields(self) -> frozenset[str]:
+        """The endowment."""
+        return frozenset({"endowment"})
+
+    def decide(self, episodes: Episodes, observations: np.ndarray, action_masks: np.ndarray) -> np.ndarray:
+        """The current endowments ``[B, 1]``."""
+        return _reports(episodes.seat.field(observations, "endowment")[:, 0])
 
 
 @register
-class Misreport(Strategy):
+class Misreport(KernelStrategy):
     """Report ``factor`` times the true endowment at every date: an adversary (factor 1 is truth).
 
     Args:
@@ -55,6 +72,7 @@ class Misreport(Strategy):
     """
 
     name: ClassVar[str] = "misreport"
+    uniforms_per_step: ClassVar[int] = 0
 
     def __init__(self, factor: float = 1.5) -> None:
         super().__init__()
@@ -66,22 +84,26 @@ class Misreport(Strategy):
         """``{"factor": ...}``."""
         return {"factor": self.factor}
 
-    def act(self, observation: np.ndarray, action_mask: np.ndarray) -> np.ndarray:
-        """Factor x endowment."""
-        seat, _ = self._ready()
-        return _report(self.factor * seat.field(observation, "endowment")[0])
+    def observed_fields(self) -> frozenset[str]:
+        """The endowment."""
+        return frozenset({"endowment"})
+
+    def decide(self, episodes: Episodes, observations: np.ndarray, action_masks: np.ndarray) -> np.ndarray:
+        """Factor x endowment, ``[B, 1]``."""
+        return _reports(self.factor * episodes.seat.field(observations, "endowment")[:, 0])
 
 
 @register
-class Reasonable(Strategy):
+class Reasonable(KernelStrategy):
     """Zhu's reasonable strategy (Definition 1): truthful while the expected regret stays below epsilon.
 
     Args:
         epsilon: the epsilon of the epsilon-ex-post equilibrium (> 0).
-        samples: Monte Carlo completions per date (>= 10).
+        samples: Monte Carlo completions per episode (>= 10).
     """
 
     name: ClassVar[str] = "reasonable"
+    uniforms_per_step: ClassVar[int] = 0
 
     def __init__(self, epsilon: float = 0.1, samples: int = 400) -> None:
         super().__init__()
@@ -90,15 +112,20 @@ class Reasonable(Strategy):
         if samples < 10:
             raise ValueError(f"samples: got {samples!r}; use at least 10")
         self.epsilon, self.samples = float(epsilon), int(samples)
-        self.deviating = False
 
     def params(self) -> dict[str, Any]:
         """``{"epsilon": ..., "samples": ...}``."""
         return {"epsilon": self.epsilon, "samples": self.samples}
 
-    def reset(self, seat: Seat, rng: np.random.Generator) -> None:
-        """Start truthful."""
-        super().reset(seat, rng)
+    @property
+    def deviating(self) -> bool:
+        """Whether the episode started by :meth:`reset` has deviated from truth (False before it starts)."""
+        if self._episodes is None:
+            return False
+        return bool(self._episodes.memory["deviating"][0])
+
+    def prepare(self, seat: Seat) -> float:
+        """Check the seat's credal member (dates independent for the agent) and compute R-bar."""
         member = seat.context.get("member")
         if member is None or not member.statistics().independent:
             raise ValueError(
@@ -106,20 +133,40 @@ class Reasonable(Strategy):
                 "(its own future is then its marginal); got "
                 f"{getattr(member, 'name', member)!r}"
             )
-        self.deviating = False
+        return self.regret(seat)
 
-    def act(self, observation: np.ndarray, action_mask: np.ndarray) -> np.ndarray:
+    def start_memory(self, episodes: Episodes) -> dict[str, np.ndarray]:
+        """Truthful so far, and ``samples`` completions ``[B, samples, T]`` of the agent's own endowments."""
+        seat = episodes.seat
+        member, num_dates = seat.context["member"], int(seat.context["num_dates"])
+        completions = episodes.draw(
+            lambda rng: member.sample_episodes(self.samples, num_dates, 1, rng)[:, :, 0],
+            "reasonable's Monte Carlo completions",
+        )
+        return {"deviating": np.zeros(episodes.size, dtype=bool), "completions": completions}
+
+    def observed_fields(self) -> frozenset[str]:
+        """Progress, endowment, own endowments and own reports (and its memory: deviating or not)."""
+        return frozenset({"progress", "endowment", "own_endowments", "own_reports"})
+
+    def decide(self, episodes: Episodes, observations: np.ndarray, action_masks: np.ndarray) -> np.ndarray:
         """Truth while the reasonableness condition has held at every date; else the smallest safe report."""
-        seat, rng = self._ready()
-        _, history, current = _own_history(seat, observation)
-        if (
-            not self.deviating
-            and self.outside_probability(seat, history, current, rng) * self.regret(seat) >= self.epsilon
-        ):
-            self.deviating = True
-        if not self.deviating:
-            return _report(current)
-        return _report(self.smallest_safe_report(seat, observation, history, current))
+        seat, memory = episodes.seat, episodes.memory
+        dates, history, current = own_history(seat, observations)
+        checking = np.flatnonzero(~memory["deviating"])
+        if len(checking):
+            outside = self.outside_probability(
+                seat, dates[checking], history[checking], current[checking], memory["completions"][checking]
+            )
+            memory["deviating"][checking] = outside * episodes.prepared >= self.epsilon
+        reports = current.copy()
+        deviating = np.flatnonzero(memory["deviating"])
+        if len(deviating):
+            own_reports = np.asarray(seat.field(observations[deviating], "own_reports"), dtype=np.float64)
+            reports[deviating] = self.smallest_safe_report(
+                seat, dates[deviating], own_reports, current[deviating]
+            )
+        return _reports(reports)
 
     def regret(self, seat: Seat) -> float:
         """Proposition 1's R-bar for this env."""
@@ -137,29 +184,44 @@ class Reasonable(Strategy):
         )
 
     def outside_probability(
-        self, seat: Seat, history: np.ndarray, current: float, rng: np.random.Generator
-    ) -> float:
-        """Monte Carlo estimate of P^n(omega^n not in Omega*n | own endowments up to today)."""
+        self, seat: Seat, dates: np.ndarray, history: np.ndarray, current: np.ndarray, completions: np.ndarray
+    ) -> FloatArray:
+        """``[R]`` Monte Carlo estimates of P^n(omega^n not in Omega*n | own endowments up to today).
+
+        Row r's own endowments are its history, today's endowment, then its ``completions [R, samples, T]``
+        from tomorrow on; the other agents sit at Omega*'s centers (only the agent's own sequence matters).
+        """
         omega_star: OmegaStar = seat.context["omega_star"]
         num_dates, num_agents = omega_star.num_dates, omega_star.num_agents
-        known = np.append(history, current)
-        draws = np.array(seat.context["member"].sample_episodes(self.samples, num_dates, 1, rng)[:, :, 0])
-        draws[:, : len(known)] = known
-        arrays = np.broadcast_to(omega_star.centers, (self.samples, num_dates, num_agents)).copy()
-        arrays[:, :, seat.index] = draws
-        return float(1.0 - omega_star.contains(arrays)[:, seat.index].mean())
+        known = history.copy()
+        known[np.arange(len(dates)), np.minimum(dates, num_dates - 1)] = current
+        past = np.arange(num_dates)[None, None, :] <= dates[:, None, None]
+        own = np.where(past, known[:, None, :], completions)  # [R, samples, T]
+        out = np.empty(len(dates))
+        chunk = max(1, ROWS_PER_CHUNK // (own.shape[1] * num_dates * num_agents))
+        for start in range(0, len(dates), chunk):
+            part = own[start : start + chunk]
+            arrays = np.broadcast_to(omega_star.centers, (*part.shape[:2], num_dates, num_agents)).copy()
+            arrays[..., seat.index] = part
+            out[start : start + chunk] = 1.0 - omega_star.contains(arrays)[..., seat.index].mean(axis=1)
+        return out
 
     def smallest_safe_report(
-        self, seat: Seat, observation: np.ndarray, history: np.ndarray, current: float
-    ) -> float:
-        """The smallest report in [0, current] after which the own report history can stay in Omega*n."""
+        self, seat: Seat, dates: np.ndarray, own_reports: np.ndarray, current: np.ndarray
+    ) -> FloatArray:
+        """``[R]`` the smallest report in [0, current] after which the own report history can stay in Omega*n."""
         omega_star: OmegaStar = seat.context["omega_star"]
-        reports = np.asarray(seat.field(observation, "own_reports")[: len(history)], dtype=np.float64)
-        candidates = np.linspace(0.0, max(current, 1e-9), 65)
-        prefix = np.broadcast_to(
-            omega_star.centers, (len(candidates), len(reports) + 1, omega_star.num_agents)
-        ).copy()
-        prefix[:, : len(reports), seat.index] = reports
-        prefix[:, -1, seat.index] = candidates
-        feasible = can_continue(omega_star, prefix)[:, seat.index]
-        return float(candidates[np.argmax(feasible)]) if feasible.any() else current
+        out = current.copy()
+        for date in np.unique(dates):
+            rows = np.flatnonzero(dates == date)
+            candidates = np.linspace(0.0, 1.0, CANDIDATES)[None, :] * np.maximum(current[rows], 1e-9)[:, None]
+            prefix = np.broadcast_to(
+                omega_star.centers, (len(rows), CANDIDATES, int(date) + 1, omega_star.num_agents)
+            ).copy()
+            prefix[:, :, : int(date), seat.index] = own_reports[rows, None, : int(date)]
+            prefix[:, :, -1, seat.index] = candidates
+            feasible = can_continue(omega_star, prefix)[..., seat.index]  # [R, CANDIDATES]
+            first = np.argmax(feasible, axis=1)
+            found = feasible.any(axis=1)
+            out[rows] = np.where(found, candidates[np.arange(len(rows)), first], current[rows])
+        return out

@@ -14,7 +14,8 @@ Each one is a benchmark the paper argues against or with (Jackson and Sonnensche
   truthful equilibrium.
 
 In a participation stage every strategy here but :class:`RandomAdmissible` accepts exactly when accepting
-gives it at least the status quo's utility (Corollary 1's participation strategy).
+gives it at least the status quo's utility (Corollary 1's participation strategy). Each is a policy kernel
+over a batch of episodes (:class:`~linkmech.agents.base.KernelStrategy`).
 """
 
 from __future__ import annotations
@@ -26,66 +27,71 @@ from typing import Any, ClassVar
 import numpy as np
 
 from linkmech.agents.approximate_truth import (
-    ApproximatelyTruthful,
-    accept_if_individually_rational,
-    participating,
-    true_type,
+    approximately_truthful_probabilities,
+    check_lie_rule,
+    lie_rule_fields,
 )
-from linkmech.agents.base import Seat, Strategy, register
-from linkmech.agents.myopic import myopic_values
-from linkmech.mechanisms.problem import FiniteProblem, FloatArray
+from linkmech.agents.base import Episodes, KernelStrategy, Seat, register
+from linkmech.agents.kernels import (
+    allowed_actions,
+    announce_or_accept,
+    best_ties,
+    one_hot,
+    participating,
+    true_types,
+    uniform_over,
+)
+from linkmech.agents.myopic import DRAWS, ValueModel, myopic_model, myopic_values, value_memory
+from linkmech.mechanisms.problem import FiniteProblem, FloatArray, IntArray
 
 MAX_PROFILES = 65_536
 """Largest number of type profiles enumerated when finding the alternatives an agent can face."""
 
-
-def admissible(action_mask: np.ndarray) -> np.ndarray:
-    """Indices the mask allows.
-
-    Raises:
-        ValueError: if it allows none (the episode is over).
-    """
-    allowed = np.flatnonzero(action_mask)
-    if len(allowed) == 0:
-        raise ValueError("action_mask allows no action; is the episode over?")
-    return allowed
-
-
-def _in_participation(seat: Seat, observation: np.ndarray) -> bool:
-    return seat.has_field("phase") and participating(seat, observation)
+ANNOUNCING = frozenset({"type", "phase", "offer"})
+"""Fields every strategy here reads: the true type, and the phase and offer of a participation question."""
 
 
 @register
-class Truthful(Strategy):
+class Truthful(KernelStrategy):
     """Announce the true type on every problem: the direct mechanism f applied K times.
 
     Meant for envs without budgets (``budget="none"``, or one budget class holding every type), where every
     type is always admissible. In a participation stage it accepts iff accepting is individually rational.
 
-    Raises (from :meth:`act`):
+    Raises (when acting):
         ValueError: when the budget forbids the true type; use ``approximately_truthful`` instead, or build
             the env with ``budget="none"``.
     """
 
     name: ClassVar[str] = "truthful"
+    uniforms_per_step: ClassVar[int] = 0
 
-    def act(self, observation: np.ndarray, action_mask: np.ndarray) -> int:
-        """The true type's index."""
-        seat, _ = self._ready()
-        if _in_participation(seat, observation):
-            return accept_if_individually_rational(seat, observation)
-        truth = true_type(seat, observation)
-        if not action_mask[truth]:
-            raise ValueError(
-                f"truthful: {seat.agent}'s true type (index {truth}) is not admissible, its budget is spent; "
-                "use the 'approximately_truthful' strategy in budgeted envs, or build the env with "
-                "budget='none'"
-            )
-        return truth
+    def observed_fields(self) -> frozenset[str]:
+        """Type, phase and offer."""
+        return ANNOUNCING
+
+    def probabilities(
+        self, episodes: Episodes, observations: np.ndarray, action_masks: np.ndarray
+    ) -> FloatArray:
+        """Probability 1 on the true type."""
+        seat = episodes.seat
+
+        def announce(rows: IntArray) -> FloatArray:
+            truth = true_types(seat, observations[rows])
+            blocked = np.flatnonzero(action_masks[rows, truth] == 0)
+            if len(blocked):
+                raise ValueError(
+                    f"truthful: {seat.agent}'s true type (index {int(truth[blocked[0]])}) is not admissible, its "
+                    "budget is spent; use the 'approximately_truthful' strategy in budgeted envs, or build the "
+                    "env with budget='none'"
+                )
+            return one_hot(truth, action_masks.shape[1])
+
+        return announce_or_accept(seat, observations, action_masks, announce)
 
 
 @register
-class RandomAdmissible(Strategy):
+class RandomAdmissible(KernelStrategy):
     """Announce uniformly at random among the admissible types, whatever the true type.
 
     Args:
@@ -106,24 +112,41 @@ class RandomAdmissible(Strategy):
         """``{"accept_prob": ...}``."""
         return {"accept_prob": self.accept_prob}
 
-    def act(self, observation: np.ndarray, action_mask: np.ndarray) -> int:
-        """A uniform admissible action; 1 with probability ``accept_prob`` while participating."""
-        seat, rng = self._ready()
-        if _in_participation(seat, observation):
-            return int(rng.random() < self.accept_prob)
-        return int(rng.choice(admissible(action_mask)))
+    def observed_fields(self) -> frozenset[str]:
+        """The phase only (and the mask)."""
+        return frozenset({"phase"})
+
+    def probabilities(
+        self, episodes: Episodes, observations: np.ndarray, action_masks: np.ndarray
+    ) -> FloatArray:
+        """Uniform over the mask; accept with ``accept_prob`` while participating."""
+        asked = participating(episodes.seat, observations)
+        out = np.zeros(action_masks.shape)
+        if asked.any():
+            out[asked, 0], out[asked, 1] = 1.0 - self.accept_prob, self.accept_prob
+        rest = ~asked
+        if rest.any():
+            out[rest] = uniform_over(allowed_actions(action_masks[rest]))
+        return out
 
 
-def utility_ranges(problem: FiniteProblem, agent: int, rng: np.random.Generator) -> FloatArray:
+def utility_ranges(problem: FiniteProblem, agent: int, rng: np.random.Generator | None) -> FloatArray:
     """Each type's intensity: ``max_d u(t, d) - min_d u(t, d)`` over the alternatives agent can face.
 
     The alternatives it can face are those f chooses with positive probability at some type profile (all
     profiles when there are at most :data:`MAX_PROFILES`, else that many drawn uniformly from ``rng``).
     Utilities are private values: only the agent's own type enters its utility.
+
+    Raises:
+        ValueError: if there are too many profiles to enumerate and no generator is given.
     """
     total = int(np.prod(problem.type_counts))
     if total <= MAX_PROFILES:
         profiles = problem.all_profiles(MAX_PROFILES)
+    elif rng is None:
+        raise ValueError(
+            f"utility ranges: {total} type profiles are more than {MAX_PROFILES}; give a generator to sample them"
+        )
     else:
         columns = [rng.integers(0, count, size=MAX_PROFILES) for count in problem.type_counts]
         profiles = np.stack(columns, axis=1).astype(np.int64)
@@ -138,74 +161,118 @@ def utility_ranges(problem: FiniteProblem, agent: int, rng: np.random.Generator)
 
 
 @register
-class FrontLoader(Strategy):
+class FrontLoader(KernelStrategy):
     """Always claim the most intense admissible type, whatever the truth (front-loading; see Section 5).
 
     A type's intensity is its utility range over the alternatives the agent can face
     (:func:`utility_ranges`): in voting |v|, so the agent announces +-2 until those run out (with its true
     sign while it can), then +-1. Among the most intense admissible types it picks the one with the highest
     myopic value for its true type (:func:`linkmech.agents.myopic.myopic_values`), then at random.
-    No parameters.
+    With more than :data:`MAX_PROFILES` type profiles each episode samples the profiles behind its
+    intensities at its start. No parameters.
     """
 
     name: ClassVar[str] = "front_loading"
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._intensity: FloatArray | None = None
-
-    def reset(self, seat: Seat, rng: np.random.Generator) -> None:
-        """Start an episode and compute the intensity of each of the seat's types."""
-        super().reset(seat, rng)
+    def prepare(self, seat: Seat) -> tuple[FloatArray | None, ValueModel]:
+        """The intensity of each of the seat's types (None when it is sampled per episode) and myopic model."""
         if seat.problem is None:
             raise ValueError("front_loading needs the seat's problem; build the seat with Seat.from_env")
-        self._intensity = utility_ranges(seat.problem, seat.index, rng)
+        exact = int(np.prod(seat.problem.type_counts)) <= MAX_PROFILES
+        intensity = utility_ranges(seat.problem, seat.index, None) if exact else None
+        return intensity, myopic_model(seat)
 
-    def act(self, observation: np.ndarray, action_mask: np.ndarray) -> int:
-        """The most intense admissible type, ties to the myopically best for the true type."""
-        seat, rng = self._ready()
-        if _in_participation(seat, observation):
-            return accept_if_individually_rational(seat, observation)
-        assert self._intensity is not None
-        allowed = admissible(action_mask)
-        intensity = self._intensity[allowed]
-        candidates = allowed[intensity >= intensity.max() - 1e-12]
-        if len(candidates) > 1:
-            values = myopic_values(seat, observation, true_type(seat, observation), candidates, rng)
-            candidates = candidates[values >= values.max() - 1e-12]
-        return int(rng.choice(candidates))
+    def start_memory(self, episodes: Episodes) -> dict[str, np.ndarray]:
+        """Sampled intensities and myopic profiles, for problems too large to enumerate."""
+        intensity, myopic = episodes.prepared
+        seat, memory = episodes.seat, {}
+        if intensity is None:
+            assert seat.problem is not None
+            problem = seat.problem
+            memory["intensity"] = episodes.draw(
+                lambda rng: utility_ranges(problem, seat.index, rng), "front_loading's sampled intensities"
+            )
+        memory.update(value_memory(myopic, episodes))
+        return memory
+
+    def observed_fields(self) -> frozenset[str]:
+        """Type, phase, offer and the others' announcements (the myopic tie-break)."""
+        return ANNOUNCING | {"others_announced"}
+
+    def probabilities(
+        self, episodes: Episodes, observations: np.ndarray, action_masks: np.ndarray
+    ) -> FloatArray:
+        """Uniform over the myopically best of the most intense admissible types."""
+        seat, (intensity, myopic) = episodes.seat, episodes.prepared
+        memory = episodes.memory
+
+        def announce(rows: IntArray) -> FloatArray:
+            allowed = allowed_actions(action_masks[rows])
+            levels = (
+                memory["intensity"][rows]
+                if intensity is None
+                else np.broadcast_to(intensity, (len(rows), len(intensity)))
+            )
+            padded = np.full(allowed.shape, -np.inf)
+            padded[:, : levels.shape[1]] = levels
+            candidates = best_ties(allowed, padded)
+            several = np.flatnonzero(candidates.sum(axis=1) > 1)
+            if len(several):
+                obs = observations[rows[several]]
+                draws = memory[DRAWS][rows[several]] if DRAWS in memory else None
+                values = myopic_values(myopic, seat, obs, true_types(seat, obs), draws)
+                scored = np.full(allowed[several].shape, -np.inf)
+                scored[:, : values.shape[1]] = values
+                candidates[several] = best_ties(candidates[several], scored)
+            return uniform_over(candidates)
+
+        return announce_or_accept(seat, observations, action_masks, announce)
 
 
 @register
-class LaggedTruth(Strategy):
+class LaggedTruth(KernelStrategy):
     """Announce at date k the true type of date k - 1: a label-dependent strategy that permutes types.
 
     At the first date it announces a random admissible type; whenever the lagged type is inadmissible it
     announces a random admissible one. The shift moves the true types one problem later, so over an episode
     the announcements are (nearly) a permutation of the truth: what Appendix 1's label-free argument removes.
+    Its memory (the previous true type) is not in the observation, so the exact analysis cannot model it.
     No parameters.
     """
 
     name: ClassVar[str] = "lagged_truth"
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._previous: int | None = None
+    def start_memory(self, episodes: Episodes) -> dict[str, np.ndarray]:
+        """No remembered type (-1) in every episode."""
+        return {"previous": np.full(episodes.size, -1, dtype=np.int64)}
 
-    def reset(self, seat: Seat, rng: np.random.Generator) -> None:
-        """Start an episode with no remembered type."""
-        super().reset(seat, rng)
-        self._previous = None
+    def observed_fields(self) -> frozenset[str]:
+        """Type, phase and offer (and its memory of the previous type)."""
+        return ANNOUNCING
 
-    def act(self, observation: np.ndarray, action_mask: np.ndarray) -> int:
-        """The previous date's true type if admissible, else a random admissible type."""
-        seat, rng = self._ready()
-        if _in_participation(seat, observation):
-            return accept_if_individually_rational(seat, observation)
-        previous, self._previous = self._previous, true_type(seat, observation)
-        if previous is not None and action_mask[previous]:
-            return previous
-        return int(rng.choice(admissible(action_mask)))
+    def probabilities(
+        self, episodes: Episodes, observations: np.ndarray, action_masks: np.ndarray
+    ) -> FloatArray:
+        """The previous date's true type if admissible, else uniform over the admissible types."""
+        seat, previous = episodes.seat, episodes.memory["previous"]
+
+        def announce(rows: IntArray) -> FloatArray:
+            allowed = allowed_actions(action_masks[rows])
+            lagged = previous[rows]
+            keep = (lagged >= 0) & allowed[np.arange(len(rows)), np.maximum(lagged, 0)]
+            return np.where(
+                keep[:, None], one_hot(np.maximum(lagged, 0), allowed.shape[1]), uniform_over(allowed)
+            )
+
+        return announce_or_accept(seat, observations, action_masks, announce)
+
+    def remember(
+        self, episodes: Episodes, observations: np.ndarray, action_masks: np.ndarray, actions: np.ndarray
+    ) -> None:
+        """Remember this date's true type (not while participating)."""
+        announcing = ~participating(episodes.seat, observations)
+        truth = true_types(episodes.seat, observations)
+        episodes.memory["previous"] = np.where(announcing, truth, episodes.memory["previous"])
 
 
 def num_types(seat: Seat) -> int:
@@ -240,7 +307,7 @@ def parse_mapping(mapping: Sequence[int] | str) -> tuple[int, ...]:
 
 
 @register
-class TypeRelabel(Strategy):
+class TypeRelabel(KernelStrategy):
     """Announce ``mapping[true type]``: a fixed relabelling of types, label-dependent and permuting.
 
     When the relabelled type is inadmissible it falls back to approximate truth
@@ -258,35 +325,47 @@ class TypeRelabel(Strategy):
     def __init__(self, mapping: Sequence[int] | str | None = None, lies: str = "random") -> None:
         super().__init__()
         self.mapping = None if mapping is None else parse_mapping(mapping)
-        self._fallback = ApproximatelyTruthful(lies)
-        self._sigma: tuple[int, ...] | None = None
+        self.lies = check_lie_rule(lies)
 
     def params(self) -> dict[str, Any]:
         """``{"mapping": ..., "lies": ...}``."""
-        return {"mapping": self.mapping, "lies": self._fallback.lies}
+        return {"mapping": self.mapping, "lies": self.lies}
 
-    def reset(self, seat: Seat, rng: np.random.Generator) -> None:
-        """Start an episode; check that the mapping permutes this seat's types."""
-        super().reset(seat, rng)
-        self._fallback.reset(seat, rng)
+    def prepare(self, seat: Seat) -> tuple[IntArray, ValueModel | None]:
+        """The permutation of this seat's types (checked) and the fallback's myopic model."""
         count = num_types(seat)
         if self.mapping is None:
-            self._sigma = tuple((t + 1) % count for t in range(count))
+            sigma = tuple((t + 1) % count for t in range(count))
         elif len(self.mapping) != count:
             raise ValueError(
                 f"mapping: got {self.mapping} for {seat.agent}, which has {count} types; give a permutation "
                 f"of 0..{count - 1}"
             )
         else:
-            self._sigma = self.mapping
+            sigma = self.mapping
+        return np.array(sigma, dtype=np.int64), myopic_model(seat) if self.lies == "myopic" else None
 
-    def act(self, observation: np.ndarray, action_mask: np.ndarray) -> int:
-        """The relabelled true type if admissible, else approximate truth."""
-        seat, _ = self._ready()
-        if _in_participation(seat, observation):
-            return accept_if_individually_rational(seat, observation)
-        assert self._sigma is not None
-        relabelled = self._sigma[true_type(seat, observation)]
-        if action_mask[relabelled]:
-            return relabelled
-        return self._fallback.act(observation, action_mask)
+    def start_memory(self, episodes: Episodes) -> dict[str, np.ndarray]:
+        """The fallback's sampled myopic profiles of large problems (else nothing)."""
+        myopic = episodes.prepared[1]
+        return {} if myopic is None else value_memory(myopic, episodes)
+
+    def observed_fields(self) -> frozenset[str]:
+        """What the approximately truthful fallback reads."""
+        return lie_rule_fields(self.lies)
+
+    def probabilities(
+        self, episodes: Episodes, observations: np.ndarray, action_masks: np.ndarray
+    ) -> FloatArray:
+        """The relabelled true type if admissible, else approximate truth's law."""
+        seat, (sigma, myopic) = episodes.seat, episodes.prepared
+        fallback = approximately_truthful_probabilities(
+            seat, observations, action_masks, self.lies, myopic, episodes.memory
+        )
+        if participating(seat, observations).all():
+            return fallback
+        relabelled = sigma[true_types(seat, observations)]
+        keep = (action_masks[np.arange(len(observations)), relabelled] > 0) & ~participating(
+            seat, observations
+        )
+        return np.where(keep[:, None], one_hot(relabelled, action_masks.shape[1]), fallback)

@@ -18,9 +18,9 @@ announcements to its remaining true types as a transportation problem over type 
 where ``c`` runs over budget classes (``V(c | t)`` is the best type of the class), ``b_c`` is the remaining
 budget and ``r_t`` the agent's true types still to come: all at once, the current type plus the
 ``future_types`` counts; over time, the current type plus ``(K - date - 1) * P_i`` as expected counts. It is
-solved exactly as a linear program (``scipy.optimize.linprog``, HiGHS). The skimmer announces, for its
-current true type, the admissible class with the largest planned mass (ties to the lower index) and in it
-the type with the highest ``V``. In the participation stage it accepts iff the offer's accepted utility is at
+solved exactly as a linear program (``scipy.optimize.linprog``, HiGHS), once per distinct state in a batch of
+episodes. The skimmer announces, for its current true type, the admissible class with the largest planned
+mass (ties to the lower index) and in it the type with the highest ``V``. In the participation stage it accepts iff the offer's accepted utility is at
 least the declined (status quo) utility, which declines exactly the problems whose outcome is below e.
 """
 
@@ -30,42 +30,36 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from linkmech.agents.approximate_truth import accept_if_individually_rational, participating, true_type
-from linkmech.agents.base import Seat, Strategy, register
-from linkmech.agents.myopic import other_profiles, others_distributions
-from linkmech.agents.simple import admissible
-from linkmech.mechanisms.problem import FiniteProblem, FloatArray
+from linkmech.agents.base import Episodes, KernelStrategy, Seat, register
+from linkmech.agents.kernels import allowed_actions, announce_or_accept, one_hot, true_types
+from linkmech.agents.myopic import (
+    DRAWS,
+    ValueModel,
+    outcome_table,
+    value_matrices,
+    value_memory,
+    value_model,
+)
+from linkmech.mechanisms.problem import FiniteProblem, FloatArray, IntArray
 
 BELIEFS = ("prior", "empirical")
 """Allowed values of ``Skimmer(beliefs=...)``."""
 
+FIELDS = frozenset({"type", "budget", "progress", "phase", "offer", "future_types"})
+"""The observation fields the skimmer reads (plus ``others_announced`` with empirical beliefs)."""
 
-def veto_values(
-    problem: FiniteProblem, agent: int, distributions: list[FloatArray], rng: np.random.Generator
-) -> FloatArray:
+
+def veto_values(problem: FiniteProblem, agent: int, distributions: list[FloatArray]) -> FloatArray:
     """``[T, T]`` matrix ``V[t, s]``: expected ``max(u_t(d), u_t(e))`` when announcing s with true type t.
 
-    ``distributions`` are the other agents' announcement distributions (in agent order, agent left out);
-    profiles are enumerated as in :mod:`linkmech.agents.myopic`. Utilities are private values.
+    ``distributions`` are the other agents' announcement laws (in agent order, agent left out), contracted
+    with the veto outcome table as :func:`linkmech.agents.myopic.value_matrices` does per row. Utilities are
+    private values.
     """
-    if problem.status_quo is None:
-        raise ValueError(f"the skimmer needs a status quo to veto to, and problem {problem.name!r} has none")
-    others, weights = other_profiles(distributions, rng)
-    count = problem.type_counts[agent]
-    own = np.zeros((count, problem.num_agents), dtype=np.int64)
-    own[:, agent] = np.arange(count)
-    status_quo = problem.status_quo_utility(own)[:, agent]
-    values = np.empty((count, count))
-    for s in range(count):
-        announced = np.insert(others, agent, s, axis=1)
-        lottery = problem.target(announced)
-        for t in range(count):
-            truth = announced.copy()
-            truth[:, agent] = t
-            utility = problem.utility(truth, lottery.alternatives)[:, :, agent]
-            vetoed = np.maximum(utility, status_quo[t])
-            values[t, s] = float(weights @ (lottery.probs * vetoed).sum(axis=1))
-    return values
+    table = np.moveaxis(outcome_table(problem, agent, veto=True), 1 + agent, -1)
+    for law in distributions:
+        table = np.einsum("tj...,j->t...", table, np.asarray(law, dtype=np.float64))
+    return np.asarray(table)
 
 
 def transportation_plan(values: FloatArray, supply: FloatArray, demand: FloatArray) -> FloatArray:
@@ -107,7 +101,7 @@ def transportation_plan(values: FloatArray, supply: FloatArray, demand: FloatArr
 
 
 @register
-class Skimmer(Strategy):
+class Skimmer(KernelStrategy):
     """Announce to maximise the value of the veto, then decline problems whose outcome is below e.
 
     See the module docstring for the plan. Meant for ``participation="per_problem"``; it also runs without a
@@ -120,72 +114,106 @@ class Skimmer(Strategy):
     """
 
     name: ClassVar[str] = "skimmer"
+    uniforms_per_step: ClassVar[int] = 0
 
     def __init__(self, beliefs: str = "prior") -> None:
         super().__init__()
         if beliefs not in BELIEFS:
             raise ValueError(f"beliefs: got {beliefs!r}; allowed are {BELIEFS}")
         self.beliefs = beliefs
-        self._values: FloatArray | None = None
 
     def params(self) -> dict[str, Any]:
         """``{"beliefs": ...}``."""
         return {"beliefs": self.beliefs}
 
-    def reset(self, seat: Seat, rng: np.random.Generator) -> None:
-        """Start an episode; with prior beliefs compute ``V`` once."""
-        super().reset(seat, rng)
+    def prepare(self, seat: Seat) -> tuple[ValueModel, FloatArray | None]:
+        """The seat's veto-value model and, with prior beliefs and an exact table, ``V`` itself."""
         if seat.problem is None or seat.mechanism is None:
             raise ValueError(
                 "the skimmer needs the seat's problem and budgets; build the seat with Seat.from_env"
             )
-        self._values = None
-        if self.beliefs == "prior":
-            problem = seat.problem
-            prior = [problem.type_probs[j] for j in range(problem.num_agents) if j != seat.index]
-            self._values = veto_values(problem, seat.index, prior, rng)
+        model = value_model(seat, veto=True)
+        if self.beliefs == "empirical" or model.sampled:
+            return model, None
+        size = max((where.stop for _, where in seat.fields), default=0)
+        return model, value_matrices(model, seat, np.zeros((1, size)), empirical=False)[0]
 
-    def _veto_values(self, seat: Seat, observation: np.ndarray, rng: np.random.Generator) -> FloatArray:
-        if self._values is not None:
-            return self._values
-        assert seat.problem is not None
-        return veto_values(seat.problem, seat.index, others_distributions(seat, observation), rng)
+    def start_memory(self, episodes: Episodes) -> dict[str, np.ndarray]:
+        """The sampled profiles of problems too large to enumerate (else nothing)."""
+        return value_memory(episodes.prepared[0], episodes)
 
-    def plan(self, observation: np.ndarray) -> FloatArray:
-        """The current ``[T, C]`` plan: planned counts of each remaining true type announced in each class."""
-        seat, rng = self._ready()
-        return self._plan(seat, observation, self._veto_values(seat, observation, rng))
+    def observed_fields(self) -> frozenset[str]:
+        """Type, budget, progress, phase, offer, future types; the others' announcements if empirical."""
+        return FIELDS | {"others_announced"} if self.beliefs == "empirical" else FIELDS
 
-    def _plan(self, seat: Seat, observation: np.ndarray, values: FloatArray) -> FloatArray:
+    def values(self, episodes: Episodes, observations: np.ndarray, rows: IntArray) -> FloatArray:
+        """``[R, T, T]`` the veto values ``V[t, s]`` the rows plan with."""
+        model, fixed = episodes.prepared
+        if fixed is not None:
+            return np.broadcast_to(fixed, (len(rows), *fixed.shape))
+        draws = episodes.memory[DRAWS][rows] if DRAWS in episodes.memory else None
+        return value_matrices(
+            model, episodes.seat, observations, draws, empirical=self.beliefs == "empirical"
+        )
+
+    def plans(self, seat: Seat, observations: np.ndarray, values: FloatArray) -> FloatArray:
+        """``[R, T, C]`` the current plans: planned counts of each remaining true type announced in each class."""
         assert seat.mechanism is not None and seat.problem is not None
         budget = seat.mechanism.budgets[seat.index]
         k = seat.mechanism.num_problems
-        class_values = np.stack(
-            [values[:, budget.class_of_type == c].max(axis=1) for c in range(budget.num_classes)], axis=1
-        )
-        remaining = np.rint(seat.field(observation, "budget") * k)
-        date = round(float(seat.field(observation, "progress")[0]) * k)
-        supply = np.zeros(values.shape[0])
-        supply[true_type(seat, observation)] = 1.0
+        classes = np.eye(budget.num_classes, dtype=bool)[budget.class_of_type]  # [T, C]
+        class_values = np.where(classes[None, None], values[..., None], -np.inf).max(axis=2)
+        demand = np.rint(seat.field(observations, "budget") * k)
+        supply = one_hot(true_types(seat, observations), values.shape[1])
         if seat.has_field("future_types"):
-            supply += np.rint(seat.field(observation, "future_types") * k)
+            supply += np.rint(seat.field(observations, "future_types") * k)
         else:
-            supply += (k - date - 1) * seat.problem.type_probs[seat.index]
-        return transportation_plan(class_values, supply, remaining.astype(np.float64))
+            dates = np.rint(seat.field(observations, "progress")[:, 0] * k)
+            supply += (k - dates - 1)[:, None] * seat.problem.type_probs[seat.index][None, :]
+        return distinct_plans(class_values, supply, demand)
 
-    def act(self, observation: np.ndarray, action_mask: np.ndarray) -> int:
-        """The planned announcement for the current true type; accept iff not below the status quo."""
-        seat, rng = self._ready()
-        if participating(seat, observation):
-            return accept_if_individually_rational(seat, observation)
+    def probabilities(
+        self, episodes: Episodes, observations: np.ndarray, action_masks: np.ndarray
+    ) -> FloatArray:
+        """Probability 1 on the planned announcement for the current true type; accept iff not below e."""
+        seat = episodes.seat
         assert seat.mechanism is not None
         budget = seat.mechanism.budgets[seat.index]
-        allowed = admissible(action_mask)
-        truth = true_type(seat, observation)
-        all_values = self._veto_values(seat, observation, rng)
-        values, mass = all_values[truth], self._plan(seat, observation, all_values)[truth]
-        classes = np.unique(budget.class_of_type[allowed])
-        best = classes[np.argmax(mass[classes])]
-        if mass[best] > 1e-9:
-            allowed = allowed[budget.class_of_type[allowed] == best]
-        return int(allowed[np.argmax(values[allowed])])
+        count = len(budget.class_of_type)
+
+        def announce(rows: IntArray) -> FloatArray:
+            obs = observations[rows]
+            allowed = allowed_actions(action_masks[rows])[:, :count]
+            truth = true_types(seat, obs)
+            values = self.values(episodes, obs, rows)
+            mass = self.plans(seat, obs, values)[np.arange(len(rows)), truth]  # [R, C]
+            open_class = np.zeros_like(mass, dtype=bool)
+            for klass in range(budget.num_classes):
+                open_class[:, klass] = allowed[:, budget.class_of_type == klass].any(axis=1)
+            best = np.argmax(np.where(open_class, mass, -np.inf), axis=1)
+            narrow = mass[np.arange(len(rows)), best] > 1e-9
+            in_best = budget.class_of_type[None, :] == best[:, None]
+            choice = np.where(narrow[:, None], allowed & in_best, allowed)
+            own = values[np.arange(len(rows)), truth]  # [R, T]
+            action = np.argmax(np.where(choice, own, -np.inf), axis=1)
+            return one_hot(action, action_masks.shape[1])
+
+        return announce_or_accept(seat, observations, action_masks, announce)
+
+
+def distinct_plans(values: FloatArray, supply: FloatArray, demand: FloatArray) -> FloatArray:
+    """``[R, T, C]`` :func:`transportation_plan` of every row, solved once per distinct row."""
+    rows = len(values)
+    keys = np.concatenate([values.reshape(rows, -1), supply, demand], axis=1)
+    distinct, inverse = np.unique(keys, axis=0, return_inverse=True)
+    shape = values.shape[1:]
+    size = int(np.prod(shape))
+    solved = np.stack(
+        [
+            transportation_plan(
+                key[:size].reshape(shape), key[size : size + shape[0]], key[size + shape[0] :]
+            )
+            for key in distinct
+        ]
+    )
+    return solved[np.asarray(inverse).reshape(-1)]

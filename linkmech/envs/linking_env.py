@@ -48,7 +48,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import cached_property
+from typing import Any, Protocol
 
 import numpy as np
 from gymnasium import spaces
@@ -160,6 +161,114 @@ def budget_classes(problem: FiniteProblem, budget: str | Sequence[Sequence[int]]
             f"budget: got {budget!r}; allowed are 'type', 'intensity', 'none' or per-agent class lists"
         )
     return tuple(tuple(int(c) for c in row) for row in budget)
+
+
+class ObservedRows(Protocol):
+    """The facts observations are computed from, for R rows at one date (episodes, or states of an analysis)."""
+
+    @property
+    def size(self) -> int:
+        """R."""
+
+    @property
+    def phase(self) -> str:
+        """``"announce"``, ``"participate"`` or ``"done"``."""
+
+    @property
+    def date(self) -> int:
+        """Problems announced so far."""
+
+    @property
+    def current_types(self) -> np.ndarray:
+        """``[R, n]`` every agent's true type on the current problem (read while announcing)."""
+
+    @property
+    def remaining(self) -> np.ndarray:
+        """``[R, n, C]`` announcements left per budget class."""
+
+    @property
+    def announced_counts(self) -> np.ndarray:
+        """``[R, n, W]`` every agent's announcements so far per type (over time)."""
+
+    @property
+    def last_utilities(self) -> np.ndarray:
+        """``[R, n]`` realised utilities on the previous problem (0 before the first)."""
+
+    def future_type_counts(self, agent: int) -> np.ndarray:
+        """``[R, T_agent]`` counts of the agent's types on the problems after the current one (all at once)."""
+
+    def offers(self, agent: int) -> np.ndarray:
+        """``[R, 2]`` the agent's utility of the participation question if accepted, and declined."""
+
+
+@dataclass(frozen=True)
+class PublicRows:
+    """:class:`ObservedRows` given as arrays: the public states of an exact analysis, announcing over time.
+
+    Future types and offers are not part of such states (all at once and participation are not analysed).
+    """
+
+    date: int
+    current_types: np.ndarray
+    remaining: np.ndarray
+    announced_counts: np.ndarray
+    last_utilities: np.ndarray
+    phase: str = "announce"
+
+    @property
+    def size(self) -> int:
+        """R."""
+        return int(self.remaining.shape[0])
+
+    def future_type_counts(self, agent: int) -> np.ndarray:
+        """Not part of a public state over time."""
+        raise ValueError("public rows over time hold no future types (the all-at-once form is not analysed)")
+
+    def offers(self, agent: int) -> np.ndarray:
+        """Not part of a public state without participation."""
+        raise ValueError("public rows hold no participation offers (a participation stage is not analysed)")
+
+
+class _StateRows:
+    """:class:`ObservedRows` of every episode of a LinkingEnv's current state, each fact computed when read."""
+
+    def __init__(self, env: LinkingEnv) -> None:
+        self._env, self._state = env, env._state()
+        self.size = self._state.batch_size
+        self.phase = env.phase
+        self.date = self._state.date
+
+    @cached_property
+    def current_types(self) -> np.ndarray:
+        """The types of the current problem (only read while announcing)."""
+        return self._state.types[:, self._state.date]
+
+    @property
+    def remaining(self) -> np.ndarray:
+        """The state's remaining budgets."""
+        return self._state.remaining
+
+    @property
+    def announced_counts(self) -> np.ndarray:
+        """The env's incrementally updated counts."""
+        return self._env._announced_counts()
+
+    @cached_property
+    def last_utilities(self) -> np.ndarray:
+        """Utilities of the previous date (zeros at the first)."""
+        state = self._state
+        if state.date == 0:
+            return np.zeros((state.batch_size, state.utilities.shape[2]))
+        return state.utilities[:, state.date - 1].astype(np.float64)
+
+    def future_type_counts(self, agent: int) -> np.ndarray:
+        """Counts of the agent's types after the current problem."""
+        later = self._state.types[:, self._state.date + 1 :, agent]
+        return _counts(later, self._env.problem.type_counts[agent])
+
+    def offers(self, agent: int) -> np.ndarray:
+        """The env's participation offers."""
+        return self._env._offers(agent)
 
 
 class LinkingEnv(ParallelEnv):  # type: ignore[misc]
@@ -420,61 +529,75 @@ class LinkingEnv(ParallelEnv):  # type: ignore[misc]
             for i, agent in enumerate(self.possible_agents)
         }
 
-    # Observation fields are computed for every episode of the state at once ([B, size]); the single env
-    # shows row 0 and linkmech.envs.batched.BatchedLinkingEnv shows every row: one copy of each rule.
+    # Observation fields are computed for rows of public facts ([R, size]): every episode of the state (the
+    # single env shows row 0, linkmech.envs.batched.BatchedLinkingEnv every row) or the states of an exact
+    # analysis (linkmech.training.best_response): one copy of each rule.
 
     def batch_mask(self, agent: int, allowed: np.ndarray | None = None) -> np.ndarray:
         """``[B, A_i]`` int8 action masks of agent index ``agent`` in every episode of the state.
 
         ``allowed``: :func:`announcement_mask` of the current state, when the caller has it already.
         """
-        state, phase = self._state(), self.phase
-        mask = np.zeros((state.batch_size, self._num_actions[agent]), dtype=np.int8)
-        if phase == "announce":
+        return self.masks(agent, self._state_rows(), allowed)
+
+    def masks(self, agent: int, rows: ObservedRows, allowed: np.ndarray | None = None) -> np.ndarray:
+        """``[R, A_i]`` int8 action masks of agent index ``agent`` for the given rows."""
+        mask = np.zeros((rows.size, self._num_actions[agent]), dtype=np.int8)
+        if rows.phase == "announce":
             count = self.problem.type_counts[agent]
             if allowed is None:
-                allowed = announcement_mask(self.mechanism, state.remaining)
+                allowed = announcement_mask(self.mechanism, rows.remaining)
             mask[:, :count] = allowed[:, agent, :count]
-        elif phase == "participate":
+        elif rows.phase == "participate":
             mask[:, :2] = 1
         return mask
 
     def batch_vector(self, agent: int) -> np.ndarray:
         """``[B, D_i]`` float32 observation vectors of agent index ``agent`` in every episode."""
+        return self.vectors(agent, self._state_rows())
+
+    def vectors(self, agent: int, rows: ObservedRows) -> np.ndarray:
+        """``[R, D_i]`` float32 observation vectors of agent index ``agent`` for the given rows of facts."""
         size = self._field_slices[agent][-1].stop
-        out = np.empty((self._state().batch_size, size), dtype=np.float32)
+        out = np.empty((rows.size, size), dtype=np.float32)
         for part, field in zip(self._field_slices[agent], self._field_getters[agent]):
-            out[:, part] = field(self, agent)
+            out[:, part] = field(self, agent, rows)
         return out
 
+    def _state_rows(self) -> ObservedRows:
+        """The facts of every episode of the current state, shared by all agents until the next step."""
+        state = self._state()
+        cached = getattr(self, "_rows_cache", None)
+        if cached is None or cached[0] is not state or cached[1] != self._step_count:
+            cached = (state, self._step_count, _StateRows(self))
+            self._rows_cache = cached
+        return cached[2]
+
     def _rows(self, values: list[float]) -> np.ndarray:
-        """``values`` as one row ``[1, size]`` (broadcast over the episodes by :meth:`batch_vector`)."""
+        """``values`` as one row ``[1, size]`` (broadcast over the rows by :meth:`vectors`)."""
         return np.array([values], dtype=np.float64)
 
-    def _field_type(self, agent: int) -> np.ndarray:
-        state = self._state()
-        current = np.zeros((state.batch_size, self.problem.type_counts[agent]))
-        if self.phase == "announce":
-            current[np.arange(state.batch_size), state.types[:, state.date, agent]] = 1.0
+    def _field_type(self, agent: int, rows: ObservedRows) -> np.ndarray:
+        current = np.zeros((rows.size, self.problem.type_counts[agent]))
+        if rows.phase == "announce":
+            current[np.arange(rows.size), rows.current_types[:, agent]] = 1.0
         return current
 
-    def _field_budget(self, agent: int) -> np.ndarray:
+    def _field_budget(self, agent: int, rows: ObservedRows) -> np.ndarray:
         classes = self.mechanism.budgets[agent].num_classes
-        return self._state().remaining[:, agent, :classes] / self.options.num_problems
+        return rows.remaining[:, agent, :classes] / self.options.num_problems
 
-    def _field_progress(self, agent: int) -> np.ndarray:
-        return self._rows([self._state().date / self.options.num_problems])
+    def _field_progress(self, agent: int, rows: ObservedRows) -> np.ndarray:
+        return self._rows([rows.date / self.options.num_problems])
 
-    def _field_phase(self, agent: int) -> np.ndarray:
-        return self._rows([float(self.phase == "announce"), float(self.phase == "participate")])
+    def _field_phase(self, agent: int, rows: ObservedRows) -> np.ndarray:
+        return self._rows([float(rows.phase == "announce"), float(rows.phase == "participate")])
 
-    def _field_future_types(self, agent: int) -> np.ndarray:
-        state = self._state()
-        later = state.types[:, state.date + 1 :, agent]
-        return _counts(later, self.problem.type_counts[agent]) / self.options.num_problems
+    def _field_future_types(self, agent: int, rows: ObservedRows) -> np.ndarray:
+        return rows.future_type_counts(agent) / self.options.num_problems
 
-    def _field_others_announced(self, agent: int) -> np.ndarray:
-        counts = self._announced_counts()
+    def _field_others_announced(self, agent: int, rows: ObservedRows) -> np.ndarray:
+        counts = rows.announced_counts
         parts = [counts[:, j, :count] for j, count in enumerate(self.problem.type_counts) if j != agent]
         return np.concatenate(parts, axis=1) / self.options.num_problems
 
@@ -497,13 +620,14 @@ class LinkingEnv(ParallelEnv):  # type: ignore[misc]
         self._count_cache = (state, state.date, counts)
         return counts
 
-    def _field_last_utility(self, agent: int) -> np.ndarray:
-        state = self._state()
-        if state.date == 0:
-            return np.zeros((state.batch_size, 1))
-        return state.utilities[:, state.date - 1, agent][:, None].astype(np.float64)
+    def _field_last_utility(self, agent: int, rows: ObservedRows) -> np.ndarray:
+        return rows.last_utilities[:, agent][:, None]
 
-    def _field_offer(self, agent: int) -> np.ndarray:
+    def _field_offer(self, agent: int, rows: ObservedRows) -> np.ndarray:
+        return rows.offers(agent)
+
+    def _offers(self, agent: int) -> np.ndarray:
+        """``[B, 2]`` the discounted utility of the current participation question if accepted, and declined."""
         state = self._state()
         if self.phase != "participate":
             return np.zeros((state.batch_size, 2))

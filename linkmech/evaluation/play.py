@@ -7,14 +7,13 @@ give the same episode, and no strategy draws from another's generator.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from linkmech.agents.base import Seat, Strategy, act_all
+from linkmech.agents.base import Episodes, Seat, Strategy
 
 
 @dataclass
@@ -95,15 +94,45 @@ class BatchResult:
     engine: Any
 
 
+def start_seats(
+    env: Any, strategies: Mapping[str, Strategy], generators: Sequence[Mapping[str, np.random.Generator]]
+) -> dict[str, Episodes]:
+    """Start every seat's strategy on B episodes of ``env``; episode b's seat draws from ``generators[b][seat]``.
+
+    The strategies themselves are not changed (a per-episode strategy is copied for each episode).
+    """
+    return {
+        agent: strategy.start(Seat.from_env(env, agent), [g[agent] for g in generators])
+        for agent, strategy in strategies.items()
+    }
+
+
+def seat_column(actions: np.ndarray, agent: str, size: int) -> np.ndarray:
+    """One seat's B actions as a ``[B]`` array (Box reports of shape ``[B, 1]`` unwrapped).
+
+    Raises:
+        ValueError: unless there is one number per episode.
+    """
+    array = np.asarray(actions)
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array[:, 0]
+    if array.shape != (size,):
+        raise ValueError(
+            f"{agent}: the strategy returned actions of shape {np.asarray(actions).shape}; one action (one "
+            f"number) per episode, [{size}] or [{size}, 1], was expected"
+        )
+    return array
+
+
 def play_batch(
     env: Any, strategies: Mapping[str, Strategy], seeds: Sequence[int | None], **options: Any
 ) -> BatchResult:
-    """Play ``len(seeds)`` episodes at once on ``env``'s batched engine, one copy of each strategy per episode.
+    """Play ``len(seeds)`` episodes at once on ``env``'s batched engine.
 
     ``env`` is a registered name (built with ``options``) or an env instance (its batched engine takes over
     its state). Episode b is the episode ``play_episode(env, strategies, seed=seeds[b])`` plays (same env
-    seed, same seat generators, same rules), but the environment steps all episodes in one call; only the
-    strategies act episode by episode.
+    seed, same seat generators, same rules): the environment steps all episodes in one call, and each seat's
+    strategy acts on all of them in one call (:meth:`~linkmech.agents.base.Strategy.act_batch`).
 
     Raises:
         ValueError: if ``env`` has no batched engine or a seat has no strategy.
@@ -119,25 +148,14 @@ def play_batch(
         raise ValueError(f"strategies: no strategy for {missing}; give one per agent {agents}")
     drawn = [seat_generators(seed, agents) for seed in seeds]
     observations, masks = engine.reset([env_seed for env_seed, _ in drawn])
-    copies = [{a: copy.deepcopy(strategies[a]) for a in agents} for _ in seeds]
-    for b, (_, generators) in enumerate(drawn):
-        for agent in agents:
-            copies[b][agent].reset(Seat.from_env(engine.env, agent), generators[agent])
+    episodes = start_seats(engine.env, {a: strategies[a] for a in agents}, [g for _, g in drawn])
     totals = np.zeros((len(seeds), len(agents)))
     done = False
     while not done:
-        columns = [act_all([c[a] for c in copies], observations[a], masks[a]) for a in agents]
-        joint = np.array(
-            [[_one_action(column[b], a) for a, column in zip(agents, columns)] for b in range(len(seeds))]
-        )
-        observations, masks, rewards, done = engine.step(joint)
+        columns = [
+            seat_column(strategies[a].act_batch(episodes[a], observations[a], masks[a]), a, len(seeds))
+            for a in agents
+        ]
+        observations, masks, rewards, done = engine.step(np.stack(columns, axis=1))
         totals += rewards
     return BatchResult(totals=totals, engine=engine)
-
-
-def _one_action(action: Any, agent: str) -> Any:
-    """A strategy's action as one number (a Box action of shape (1,) unwrapped)."""
-    array = np.asarray(action)
-    if array.size != 1:
-        raise ValueError(f"{agent}: the strategy returned {action!r}; one action (one number) was expected")
-    return array.reshape(-1)[0]

@@ -14,9 +14,13 @@ applied to the used announcements (its lottery in expectation) and the date's ut
 ``discount**k``. A seat sees its own type, its own remaining budget, the date and, for every other agent, its
 announcement counts per type so far (``others_announced``). Utilities are private values (checked).
 
-Exact dynamic programme (:func:`exact_best_response`). The scripted strategies we model announce as a
-function of their current type, their own remaining budget and (for the myopic lie rule and front-loading)
-the others' announcement counts, and nothing else; types are iid. So with the state
+Exact dynamic programme (:func:`exact_best_response`). The DP reads every seat's strategy through its own
+policy kernel (:meth:`linkmech.agents.base.KernelStrategy.probabilities`): it builds, with the env's own
+observation code (:meth:`linkmech.envs.linking_env.LinkingEnv.vectors`), the observation each agent would
+see at every state and asks the kernel for the law of its announcement. Such a strategy announces as a
+function of its current type, its own remaining budget and (when it declares that it reads
+``others_announced``, as the myopic lie rule and front-loading do) the others' announcement counts, and
+nothing else; types are iid. So with the state
 
     (date k, every agent's announcement counts per cell),
 
@@ -62,16 +66,19 @@ in all (voting K <= 16: 0.3 s at K = 8, 13 s at K = 16).
 The best response is returned as a :class:`PolicyTable` and played in the env by the registered strategy
 ``best_response_table`` (:class:`BestResponseTable`). Importing this module registers it.
 
-Supported scripted strategies (exact announcement laws, :func:`announcement_model`): ``truthful``,
-``approximately_truthful`` (``lies="random"`` or ``"myopic"``), ``random``, ``relabel`` and
-``front_loading``. Others (``lagged_truth`` remembers its previous true type, a state the seat cannot
-see; the skimmer and coalition plans need a participation stage or a joint plan) are rejected.
+Strategies the DP reads: every policy kernel that declares the observation fields it reads
+(:meth:`~linkmech.agents.base.KernelStrategy.observed_fields`) among those the state determines (type, budget,
+progress, phase, others' announcements), keeps no memory the observation does not show and draws nothing
+beyond choosing its action: ``truthful``, ``approximately_truthful`` (either lie rule), ``random``,
+``relabel``, ``front_loading``, and any user kernel of that kind. Declared fields are checked: the DP
+changes the fields a kernel says it does not read and refuses it if its probabilities move. Others
+(``lagged_truth`` remembers its previous true type, a state the seat cannot see; per-episode strategies
+written with ``act`` only) are refused with the reason.
 """
 
 from __future__ import annotations
 
 import itertools
-from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -80,17 +87,11 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from linkmech.agents.approximate_truth import LIE_RULES, ApproximatelyTruthful, true_type
-from linkmech.agents.base import Seat, Strategy, make_strategy, register
-from linkmech.agents.myopic import MAX_ENUMERATED
-from linkmech.agents.simple import (
-    MAX_PROFILES,
-    FrontLoader,
-    RandomAdmissible,
-    Truthful,
-    TypeRelabel,
-    utility_ranges,
-)
+from linkmech.agents.base import Episodes, KernelStrategy, Seat, Strategy, make_strategy, register
+from linkmech.agents.kernels import one_hot, true_types
+from linkmech.agents.myopic import as_numbers
+from linkmech.agents.myopic import outcome_table as announced_outcomes
+from linkmech.envs.linking_env import LinkingEnv, PublicRows
 from linkmech.mechanisms.budgets import replacement_distribution
 from linkmech.mechanisms.linking import LinkingMechanism
 from linkmech.mechanisms.problem import FiniteProblem, FloatArray, IntArray, as_fraction
@@ -100,20 +101,17 @@ BoolArray = NDArray[np.bool_]
 Numbers = NDArray[Any]
 """float64 arrays, or object arrays of Fractions in the exact pass."""
 
-Kernel = tuple[IntArray, IntArray]
-"""Numerators and denominators ``[..., T_true, T_announced]`` of a strategy's announcement law."""
-
-TIE_TOLERANCE = 1e-12
-"""The scripted strategies' tolerance for ties between myopic values (as in ``approximate_truth``)."""
-
 MAX_JOINT_STATES = 4_000_000
 """Default largest number of joint budget states at one date for :func:`exact_best_response`."""
 
 MAX_FRACTION_STATES = 50_000
 """Largest total number of DP states for the exact-fraction pass (object arrays of Fractions are slow)."""
 
-SUPPORTED = ("truthful", "approximately_truthful", "random", "relabel", "front_loading")
-"""Registered strategy names whose announcement law is modelled exactly."""
+MODELLED_FIELDS = frozenset({"type", "budget", "progress", "phase", "others_announced"})
+"""Observation fields the DP's states determine (a kernel reading any other field present is refused)."""
+
+ROWS_PER_CALL = 1 << 15
+"""Largest number of states whose observations are built and passed to a kernel in one call."""
 
 
 # ----- the game -----------------------------------------------------------------------------------------------
@@ -203,220 +201,6 @@ def _built(spec: str | Strategy) -> Strategy:
     return make_strategy(spec) if isinstance(spec, str) else spec
 
 
-# ----- exact announcement laws of scripted strategies ---------------------------------------------------------
-
-
-class AnnouncementModel(ABC):
-    """The exact law of a scripted strategy's announcement given what it conditions on.
-
-    ``kernel(allowed, values)`` maps the admissible types ``allowed [..., T]`` (from the agent's remaining
-    budget) and, for strategies that read the public history (``uses_history``), the myopic values
-    ``values [..., T_true, T]`` of announcing each type with each true type against the others' empirical
-    announcements, to the law of the announcement ``[..., T_true, T]`` as numerators and denominators.
-    """
-
-    name: ClassVar[str] = "model"
-    uses_history: bool = False
-
-    @abstractmethod
-    def kernel(self, allowed: BoolArray, values: FloatArray | None) -> Kernel:
-        """Numerators and denominators ``[..., T_true, T]`` of the announcement law."""
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
-
-
-def _uniform(choice: BoolArray) -> Kernel:
-    """Uniform over the True entries of each row of ``choice [..., T]``."""
-    numerators = choice.astype(np.int64)
-    denominators = np.maximum(numerators.sum(axis=-1, keepdims=True), 1)
-    return numerators, np.broadcast_to(denominators, numerators.shape)
-
-
-def _rows_of(allowed: BoolArray) -> BoolArray:
-    """``allowed [..., T]`` repeated for every true type: ``[..., T_true, T]``."""
-    count = allowed.shape[-1]
-    return np.broadcast_to(allowed[..., None, :], allowed.shape[:-1] + (count, count))
-
-
-def _best_ties(candidates: BoolArray, values: FloatArray) -> BoolArray:
-    """Candidates whose value is within :data:`TIE_TOLERANCE` of the best candidate's, per row."""
-    masked = np.where(candidates, values, -np.inf)
-    best = masked.max(axis=-1, keepdims=True)
-    return np.asarray(candidates & (values >= best - TIE_TOLERANCE))
-
-
-def _keep_where(keep: BoolArray, chosen: IntArray, fallback: Kernel) -> Kernel:
-    """The deterministic announcement ``chosen [T_true]`` in rows where ``keep [..., T_true]``, else fallback."""
-    count = fallback[0].shape[-1]
-    point = np.eye(count, dtype=np.int64)[chosen]
-    numerators = np.where(keep[..., None], point, fallback[0])
-    denominators = np.where(keep[..., None], 1, fallback[1])
-    return numerators, denominators
-
-
-def _myopic_values(values: FloatArray | None, who: str) -> FloatArray:
-    if values is None:
-        raise ValueError(f"{who}: reads the public history, so it needs myopic values; none were given")
-    return values
-
-
-class ApproximateTruthModel(AnnouncementModel):
-    """``approximately_truthful`` over time: the truth while admissible, else a forced lie.
-
-    ``lies="random"``: uniform over the admissible types. ``lies="myopic"``: uniform over the admissible
-    types whose myopic value (own true type, others' empirical announcements) is within 1e-12 of the best.
-    """
-
-    name = "approximately_truthful"
-
-    def __init__(self, lies: str = "random") -> None:
-        if lies not in LIE_RULES:
-            raise ValueError(f"lies: got {lies!r}; allowed are {LIE_RULES}")
-        self.lies = lies
-        self.uses_history = lies == "myopic"
-
-    def kernel(self, allowed: BoolArray, values: FloatArray | None) -> Kernel:
-        """Truth where admissible, else the lie rule's law."""
-        rows = _rows_of(allowed)
-        if self.lies == "myopic":
-            rows = _best_ties(rows, _myopic_values(values, "approximately_truthful(lies='myopic')"))
-        return _keep_where(allowed, np.arange(allowed.shape[-1]), _uniform(rows))
-
-    def __repr__(self) -> str:
-        return f"ApproximateTruthModel(lies={self.lies!r})"
-
-
-class TruthfulModel(AnnouncementModel):
-    """``truthful``: the true type; it must always be admissible (no binding budget)."""
-
-    name = "truthful"
-
-    def __init__(self, type_probs: FloatArray, agent: int) -> None:
-        self.type_probs = np.asarray(type_probs, dtype=np.float64)
-        self.agent = agent
-
-    def kernel(self, allowed: BoolArray, values: FloatArray | None) -> Kernel:
-        """The identity; raises when a likely true type can be inadmissible."""
-        blocked = ~allowed & (self.type_probs > 0)
-        if blocked.any():
-            raise ValueError(
-                f"truthful for agent_{self.agent}: its true type can be inadmissible once its budget is spent "
-                "(the strategy raises in the env then); use 'approximately_truthful', or an env with "
-                "budget='none'"
-            )
-        return _keep_where(allowed, np.arange(allowed.shape[-1]), _uniform(_rows_of(allowed)))
-
-
-class RandomModel(AnnouncementModel):
-    """``random``: uniform over the admissible types, whatever the true type."""
-
-    name = "random"
-
-    def kernel(self, allowed: BoolArray, values: FloatArray | None) -> Kernel:
-        """Uniform over admissible types in every row."""
-        return _uniform(_rows_of(allowed))
-
-
-class RelabelModel(AnnouncementModel):
-    """``relabel``: ``mapping[true type]`` if admissible, else approximate truth with its lie rule."""
-
-    name = "relabel"
-
-    def __init__(self, mapping: Sequence[int], lies: str = "random") -> None:
-        self.mapping = np.asarray(mapping, dtype=np.int64)
-        self.fallback = ApproximateTruthModel(lies)
-        self.uses_history = self.fallback.uses_history
-
-    def kernel(self, allowed: BoolArray, values: FloatArray | None) -> Kernel:
-        """The relabelled type where admissible, else the fallback's law."""
-        fallback = self.fallback.kernel(allowed, values)
-        return _keep_where(allowed[..., self.mapping], self.mapping, fallback)
-
-    def __repr__(self) -> str:
-        return f"RelabelModel(mapping={self.mapping.tolist()}, lies={self.fallback.lies!r})"
-
-
-class FrontLoadingModel(AnnouncementModel):
-    """``front_loading``: the most intense admissible types; among several, the myopically best; uniform."""
-
-    name = "front_loading"
-    uses_history = True
-
-    def __init__(self, intensity: FloatArray) -> None:
-        self.intensity = np.asarray(intensity, dtype=np.float64)
-
-    def kernel(self, allowed: BoolArray, values: FloatArray | None) -> Kernel:
-        """Uniform over the myopically best of the most intense admissible types."""
-        level = np.where(allowed, self.intensity, -np.inf).max(axis=-1, keepdims=True)
-        candidates = allowed & (self.intensity >= level - 1e-12)
-        several = candidates.sum(axis=-1) > 1
-        ties = _best_ties(_rows_of(candidates), _myopic_values(values, "front_loading"))
-        choice = np.where(several[..., None, None], ties, _rows_of(candidates))
-        return _uniform(np.asarray(choice))
-
-
-def announcement_model(strategy: str | Strategy, problem: FiniteProblem, agent: int) -> AnnouncementModel:
-    """The exact announcement law of a scripted strategy in seat ``agent``.
-
-    Raises:
-        ValueError: for strategies whose announcements are not a function of (current type, own remaining
-            budget, public announcement counts), or that sample their myopic values.
-    """
-    built = _built(strategy)
-    kind = type(built)
-    if isinstance(built, ApproximatelyTruthful) and kind is ApproximatelyTruthful:
-        model: AnnouncementModel = ApproximateTruthModel(built.lies)
-    elif kind is Truthful:
-        model = TruthfulModel(problem.type_probs[agent], agent)
-    elif kind is RandomAdmissible:
-        model = RandomModel()
-    elif kind is TypeRelabel:
-        model = _relabel_model(built, problem, agent)
-    elif kind is FrontLoader:
-        model = _front_loading_model(problem, agent)
-    else:
-        raise ValueError(
-            f"strategy {built!r} in seat agent_{agent}: its announcement law cannot be modelled exactly from "
-            f"the public state; supported are {list(SUPPORTED)} (lagged_truth remembers a hidden true type, "
-            "the skimmer and coalition plans need participation or joint plans)"
-        )
-    if model.uses_history:
-        _check_enumerated(problem, agent, built)
-    return model
-
-
-def _relabel_model(strategy: Strategy, problem: FiniteProblem, agent: int) -> AnnouncementModel:
-    params = strategy.params()
-    count = problem.type_counts[agent]
-    mapping = params["mapping"] if params["mapping"] is not None else [(t + 1) % count for t in range(count)]
-    if len(mapping) != count:
-        raise ValueError(
-            f"relabel in seat agent_{agent}: mapping {list(mapping)} has {len(mapping)} entries for {count} types; "
-            f"give a permutation of 0..{count - 1}"
-        )
-    return RelabelModel(mapping, params["lies"])
-
-
-def _front_loading_model(problem: FiniteProblem, agent: int) -> AnnouncementModel:
-    if int(np.prod(problem.type_counts)) > MAX_PROFILES:
-        raise ValueError(
-            f"front_loading in seat agent_{agent}: with more than {MAX_PROFILES} type profiles its intensities "
-            "come from a random sample; use a smaller problem or another strategy"
-        )
-    return FrontLoadingModel(utility_ranges(problem, agent, np.random.default_rng(0)))
-
-
-def _check_enumerated(problem: FiniteProblem, agent: int, strategy: Strategy) -> None:
-    others = int(np.prod([c for j, c in enumerate(problem.type_counts) if j != agent]))
-    if others > MAX_ENUMERATED:
-        raise ValueError(
-            f"{strategy!r} in seat agent_{agent}: its myopic values average a random sample when the others "
-            f"have more than {MAX_ENUMERATED} profiles ({others} here), so its law is not exact; use "
-            "lies='random' or fewer agents"
-        )
-
-
 # ----- budget states ------------------------------------------------------------------------------------------
 
 
@@ -455,14 +239,24 @@ class AgentStates:
         Raises:
             ValueError: if no budget state has these counts at this date.
         """
-        key = int(np.asarray(counts, dtype=np.int64) @ self.radix)
-        row = int(np.searchsorted(self.keys[date], key))
-        if row >= len(self.keys[date]) or self.keys[date][row] != key:
+        return int(self.lookup_rows(date, np.asarray(counts, dtype=np.int64)[None, :])[0])
+
+    def lookup_rows(self, date: int, counts: IntArray) -> IntArray:
+        """``[B]`` rows of the counts vectors ``[B, cells]`` at ``date``.
+
+        Raises:
+            ValueError: if some counts are no budget state at this date.
+        """
+        keys = np.asarray(counts, dtype=np.int64) @ self.radix
+        found = self.keys[date]
+        rows = np.minimum(np.searchsorted(found, keys), len(found) - 1)
+        missing = np.flatnonzero(found[rows] != keys)
+        if len(missing):
             raise ValueError(
-                f"budget state: counts {np.asarray(counts).tolist()} at date {date} are not a state of this "
-                "mechanism (the table was built for another env or seat)"
+                f"budget state: counts {np.asarray(counts)[missing[0]].tolist()} at date {date} are not a state "
+                "of this mechanism (the table was built for another env or seat)"
             )
-        return row
+        return rows
 
 
 def enumerate_states(
@@ -508,33 +302,17 @@ def agent_states(mechanism: LinkingMechanism, agent: int, by_type: bool) -> Agen
 # ----- payoff tables ------------------------------------------------------------------------------------------
 
 
-def _to_numbers(values: Any, exact: bool) -> Numbers:
-    """Floats as float64, or (exact) as an object array of the nearest simple Fractions."""
-    array = np.asarray(values)
-    if not exact:
-        return np.asarray(array, dtype=np.float64)
-    if array.dtype == object:
-        return array
-    convert = np.frompyfunc(lambda x: as_fraction(float(x), "table entry"), 1, 1)
-    return np.asarray(convert(array), dtype=object)
-
-
 def outcome_table(problem: FiniteProblem, agent: int, exact: bool = False) -> Numbers:
     """``[T_agent, T_0, ..., T_{n-1}]``: the agent's expected utility at each announced profile.
 
-    For each of the agent's true types, over f's lottery and without mixing (private values, checked).
+    For each of the agent's true types, over f's lottery and without mixing
+    (:func:`linkmech.agents.myopic.outcome_table`, the table myopic values contract), after checking that
+    the agent's utilities are private values.
     """
     profiles = problem.all_profiles()
     lottery = problem.checked_target(profiles)
     _check_private_values(problem, agent, np.unique(lottery.alternatives[lottery.probs > 0]))
-    rows = []
-    for own in range(problem.type_counts[agent]):
-        types = profiles.copy()
-        types[:, agent] = own
-        utility = problem.utility(types, lottery.alternatives)[:, :, agent]
-        probs = _to_numbers(lottery.probs, exact)
-        rows.append((probs * _to_numbers(utility, exact)).sum(axis=1))
-    return np.stack(rows).reshape((problem.type_counts[agent], *problem.type_counts))
+    return np.asarray(announced_outcomes(problem, agent, exact))
 
 
 def _check_private_values(problem: FiniteProblem, agent: int, alternatives: IntArray) -> None:
@@ -582,49 +360,13 @@ def payoff_table(mechanism: LinkingMechanism, seat: int, exact: bool = False) ->
     return np.transpose(table, order)
 
 
-# ----- myopic values as the scripted strategies compute them ---------------------------------------------------
-
-
-def empirical_distributions(counts: IntArray, prior: FloatArray, num_problems: int) -> FloatArray:
-    """``[S, T]`` the law ``myopic.others_distributions`` reads from per-type counts ``[S, T]``.
-
-    The env shows counts as float32 ``counts / K``; the strategy normalises them (prior before any count).
-    """
-    seen = (counts.astype(np.float64) / num_problems).astype(np.float32).astype(np.float64)
-    total = seen.sum(axis=1, keepdims=True)
-    return np.where(total > 0, seen / np.where(total > 0, total, 1.0), prior[None, :])
-
-
-def myopic_value_table(
-    outcomes: FloatArray, distributions: Sequence[FloatArray | None], agent: int
-) -> FloatArray:
-    """``[S_0, .., 1, .., S_{n-1}, T, T]`` myopic values of agent ``agent`` for every joint state of the others.
-
-    Args:
-        outcomes: :func:`outcome_table` of the agent (floats, no mixing: the strategies ignore it).
-        distributions: per agent, ``[S_i, T_i]`` empirical laws (None for ``agent``).
-        agent: the agent whose values these are (its axis has size 1).
-    """
-    n = len(distributions)
-    announce = [chr(ord("a") + i) for i in range(n)]
-    states = [chr(ord("A") + i) for i in range(n)]
-    subscripts, operands = ["z" + "".join(announce)], [outcomes]
-    for i, dist in enumerate(distributions):
-        if i != agent and dist is not None:
-            subscripts.append(states[i] + announce[i])
-            operands.append(dist)
-    out = "".join(states[i] for i in range(n) if i != agent) + "z" + announce[agent]
-    table = np.einsum(",".join(subscripts) + "->" + out, *operands)
-    return np.expand_dims(table, axis=agent)
+# ----- the DP -------------------------------------------------------------------------------------------------
 
 
 def _place(array: NDArray[Any], axis: int, ndim: int) -> NDArray[Any]:
     """``array [S, *rest]`` reshaped to ``(1, .., S at axis, .., 1, *rest)`` over ``ndim`` state axes."""
     shape = (1,) * axis + (array.shape[0],) + (1,) * (ndim - axis - 1) + array.shape[1:]
     return array.reshape(shape)
-
-
-# ----- the DP -------------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -660,13 +402,6 @@ class _Problem:
     weights: list[Any]
     date: Callable[[int], _Date]
     exact: bool
-
-
-def _kernel_numbers(kernel: Kernel, exact: bool) -> Numbers:
-    numerators, denominators = kernel
-    if exact:
-        return np.asarray(np.frompyfunc(Fraction, 2, 1)(numerators, denominators), dtype=object)
-    return numerators / denominators
 
 
 def _law(kernel: Numbers, type_probs: Numbers) -> Numbers:
@@ -803,16 +538,90 @@ def _solve(problem: _Problem, keep_policy: bool) -> tuple[Any, Any, list[NDArray
     return best.reshape(-1)[0], replaced.reshape(-1)[0], policy
 
 
-# ----- setting the DP up --------------------------------------------------------------------------------------
+# ----- the strategies' kernels as the DP reads them -----------------------------------------------------------
+
+
+@dataclass
+class SeatKernel:
+    """One agent's strategy as the DP reads it: its policy kernel on the observations of the DP's states.
+
+    Attributes:
+        agent: the agent index.
+        strategy: the policy kernel.
+        seat: the agent's seat in the analysis env.
+        reads_history: whether it reads the others' announcements (its law then varies over the joint state).
+        unread: observation fields present in the seat's observation that it declares it does not read.
+    """
+
+    agent: int
+    strategy: KernelStrategy
+    seat: Seat
+    reads_history: bool
+    unread: tuple[str, ...]
+
+    @property
+    def who(self) -> str:
+        """The strategy and seat, for messages."""
+        return f"{self.strategy!r} in seat agent_{self.agent}"
+
+
+def seat_kernel(strategy: Strategy, env: LinkingEnv, agent: int) -> SeatKernel:
+    """The kernel of ``strategy`` in seat ``agent`` of ``env``, checked for what the DP can read.
+
+    Raises:
+        ValueError: for per-episode strategies, undeclared fields, fields the DP's state does not determine,
+            memory the observation does not show, or random draws beyond choosing the action.
+    """
+    who = f"{strategy!r} in seat agent_{agent}"
+    if not isinstance(strategy, KernelStrategy):
+        raise ValueError(
+            f"{who}: a per-episode strategy (written with act only) has no probabilities to read; write its "
+            "rule as a policy kernel (KernelStrategy.probabilities) to analyse it exactly"
+        )
+    fields = strategy.observed_fields()
+    if fields is None:
+        raise ValueError(
+            f"{who}: it does not declare the observation fields it reads (KernelStrategy.observed_fields), so "
+            "its law cannot be tied to the DP's states"
+        )
+    seat = Seat.from_env(env, f"agent_{agent}")
+    present = {name for name, _ in seat.fields}
+    unmodelled = sorted((fields & present) - MODELLED_FIELDS)
+    if unmodelled:
+        raise ValueError(
+            f"{who}: it reads {unmodelled}, which the DP's state (the date, every agent's announcement counts "
+            "and the own type) does not determine"
+        )
+    try:
+        strategy.analysis_episodes(seat, 1)
+    except ValueError as error:
+        raise ValueError(f"{who}: {error}") from error
+    return SeatKernel(agent, strategy, seat, "others_announced" in fields, tuple(sorted(present - fields)))
+
+
+def analysis_env(source: Any, mechanism: LinkingMechanism) -> LinkingEnv:
+    """The linking env whose observation code builds the DP's observations (``source`` itself if an env)."""
+    base = getattr(source, "unwrapped", source)
+    if isinstance(base, LinkingEnv):
+        return base
+    classes = mechanism.budget_classes
+    return LinkingEnv(
+        mechanism.problem,
+        num_problems=mechanism.num_problems,
+        budget="type" if classes is None else [list(c) for c in classes],
+        mixing=mechanism.mixing,
+        discount=mechanism.discount,
+    )
 
 
 @dataclass
 class _Setup:
-    """Everything both DPs need: the mechanism, the seat, the modelled strategies and the budget states."""
+    """Everything both DPs need: the mechanism, its env, the seat, the kernels and the budget states."""
 
     mechanism: LinkingMechanism
+    env: LinkingEnv
     seat: int
-    models: list[AnnouncementModel]
+    kernels: list[SeatKernel]
     states: list[AgentStates]
     strategies: list[Strategy]
 
@@ -833,13 +642,22 @@ class _Setup:
             return [delta**k for k in range(self.mechanism.num_problems)]
         return [float(w) for w in self.mechanism.discount_weights]
 
+    def remaining(self, agent: int, date: int) -> IntArray:
+        """``[S_date, C]`` the agent's announcements left per budget class in each of its states."""
+        states, budget = self.states[agent], self.mechanism.budgets[agent]
+        cells = len(states.radix)
+        class_of_cell = budget.class_of_type if cells == len(budget.class_of_type) else np.arange(cells)
+        spent = states.counts[date] @ np.eye(budget.num_classes, dtype=np.int64)[class_of_cell]
+        return np.asarray(budget.quota[None, :] - spent)
+
 
 def _setup(source: Any, seat: int | str, profile: Any, by_type: bool | None) -> _Setup:
     mechanism = over_time_mechanism(source)
+    env = analysis_env(source, mechanism)
     index = seat_index(seat, mechanism.num_agents)
     strategies = resolve_profile(profile, mechanism.num_agents)
-    models = [announcement_model(s, mechanism.problem, i) for i, s in enumerate(strategies)]
-    history = any(m.uses_history for m in models) if by_type is None else by_type
+    kernels = [seat_kernel(s, env, i) for i, s in enumerate(strategies)]
+    history = any(k.reads_history for k in kernels) if by_type is None else by_type
     shared: dict[tuple[Any, ...], AgentStates] = {}
     states = []
     for i, budget in enumerate(mechanism.budgets):
@@ -847,7 +665,94 @@ def _setup(source: Any, seat: int | str, profile: Any, by_type: bool | None) -> 
         if key not in shared:
             shared[key] = agent_states(mechanism, i, history)
         states.append(shared[key])
-    return _Setup(mechanism, index, models, states, strategies)
+    return _Setup(mechanism, env, index, kernels, states, strategies)
+
+
+def kernel_law(setup: _Setup, agent: int, date: int, exact: bool, joint_axes: bool = True) -> Numbers:
+    """``[L..., T_true, T]`` the agent's announcement law at ``date`` over the DP's state axes L.
+
+    L is the agent's own budget states, or (when its kernel reads the history) every agent's. With
+    ``joint_axes`` the result is placed among all agents' axes (sizes 1 elsewhere); without, a kernel that
+    does not read the history gives ``[S_agent, T_true, T]``. Rows of true types with probability 0 are 0.
+    """
+    kernel, n = setup.kernels[agent], setup.mechanism.num_agents
+    axes = list(range(n)) if kernel.reads_history else [agent]
+    sizes = [len(setup.states[i].counts[date]) for i in axes]
+    count = setup.mechanism.problem.type_counts[agent]
+    likely = np.flatnonzero(setup.mechanism.problem.type_probs[agent] > 0)
+    total = int(np.prod(sizes))
+    out = np.zeros((total, count, count))
+    step = max(1, ROWS_PER_CALL // len(likely))
+    for start in range(0, total, step):
+        flat = np.arange(start, min(total, start + step))
+        rows = _public_rows(setup, agent, date, axes, np.unravel_index(flat, sizes), likely)
+        probs = _read_kernel(setup, kernel, rows, check=start == 0)
+        out[start : start + len(flat), likely] = probs.reshape(len(flat), len(likely), -1)[..., :count]
+    law = out.reshape((*sizes, count, count))
+    if not kernel.reads_history and joint_axes:
+        law = _place(law, agent, n)
+    return _exact_law(law, kernel) if exact else law
+
+
+def _public_rows(
+    setup: _Setup, agent: int, date: int, axes: list[int], index: tuple[IntArray, ...], likely: IntArray
+) -> PublicRows:
+    """The public facts of the given states (one row per state and likely own type) for the agent's kernel."""
+    n, problem = setup.mechanism.num_agents, setup.mechanism.problem
+    repeat = len(likely)
+    size = len(index[0]) * repeat
+    classes = max(b.num_classes for b in setup.mechanism.budgets)
+    remaining = np.zeros((size, n, classes), dtype=np.int64)
+    counts = np.zeros((size, n, max(problem.type_counts)))
+    for axis, rows in zip(axes, index):
+        left = setup.remaining(axis, date)[rows]
+        remaining[:, axis, : left.shape[1]] = np.repeat(left, repeat, axis=0)
+        if setup.kernels[agent].reads_history and axis != agent:
+            counts[:, axis, : problem.type_counts[axis]] = np.repeat(
+                setup.states[axis].counts[date][rows], repeat, 0
+            )
+    current = np.zeros((size, n), dtype=np.int64)
+    current[:, agent] = np.tile(likely, len(index[0]))
+    return PublicRows(date, current, remaining, counts, np.zeros((size, n)))
+
+
+def _read_kernel(setup: _Setup, kernel: SeatKernel, rows: PublicRows, check: bool) -> FloatArray:
+    """``[R, A]`` the kernel's probabilities at the rows; ``check``: also verify the fields it says it ignores."""
+    observations = setup.env.vectors(kernel.agent, rows)
+    masks = setup.env.masks(kernel.agent, rows)
+    probs = _probabilities(kernel, observations, masks)
+    if check and kernel.unread:
+        sample = slice(0, 256)
+        changed = observations[sample].copy()
+        for name, where in kernel.seat.fields:
+            if name in kernel.unread:
+                changed[:, where] += np.float32(0.375)
+        if not np.array_equal(_probabilities(kernel, changed, masks[sample]), probs[sample]):
+            raise ValueError(
+                f"{kernel.who}: it declares that it does not read {list(kernel.unread)}, but its probabilities "
+                "change with them; declare every field the rule reads (observed_fields)"
+            )
+    return probs
+
+
+def _probabilities(kernel: SeatKernel, observations: np.ndarray, masks: np.ndarray) -> FloatArray:
+    episodes = kernel.strategy.analysis_episodes(kernel.seat, len(observations))
+    try:
+        probs = kernel.strategy.probabilities(episodes, observations, masks)
+    except (ValueError, NotImplementedError) as error:
+        raise ValueError(f"{kernel.who}: {error}") from error
+    return np.asarray(probs, dtype=np.float64)
+
+
+def _exact_law(law: FloatArray, kernel: SeatKernel) -> Numbers:
+    """The law as Fractions (each probability the nearest simple fraction), checked to sum to 1 per row."""
+    exact = as_numbers(law, True)
+    sums = exact.sum(axis=-1)
+    if not np.all((sums == 1) | (sums == 0)):
+        raise ValueError(
+            f"{kernel.who}: its probabilities are not simple fractions summing to 1 exactly; use fractions=False"
+        )
+    return exact
 
 
 class _JointDates:
@@ -855,35 +760,13 @@ class _JointDates:
 
     def __init__(self, setup: _Setup, exact: bool) -> None:
         self.setup, self.exact = setup, exact
-        problem = setup.mechanism.problem
-        self.outcomes = {
-            i: np.asarray(outcome_table(problem, i), dtype=np.float64)
-            for i, model in enumerate(setup.models)
-            if model.uses_history
-        }
-
-    def kernel(self, agent: int, k: int, distributions: list[FloatArray] | None) -> Numbers:
-        setup, n = self.setup, self.setup.mechanism.num_agents
-        allowed = _place(setup.states[agent].allowed[k], agent, n)
-        values = None
-        if setup.models[agent].uses_history:
-            assert distributions is not None
-            others: list[FloatArray | None] = [d if j != agent else None for j, d in enumerate(distributions)]
-            values = myopic_value_table(self.outcomes[agent], others, agent)
-        return _kernel_numbers(setup.models[agent].kernel(allowed, values), self.exact)
 
     def __call__(self, k: int) -> _Date:
         setup = self.setup
-        mechanism, n, seat = setup.mechanism, setup.mechanism.num_agents, setup.seat
-        distributions = None
-        if self.outcomes:
-            distributions = [
-                empirical_distributions(s.counts[k], mechanism.problem.type_probs[i], mechanism.num_problems)
-                for i, s in enumerate(setup.states)
-            ]
+        n, seat = setup.mechanism.num_agents, setup.seat
         laws, moves = [], []
         for j in setup.opponents:
-            law = _law(self.kernel(j, k, distributions), setup.type_probs(j, self.exact))
+            law = _law(kernel_law(setup, j, k, self.exact), setup.type_probs(j, self.exact))
             laws.append(law)
             cells = _cell_law(law, setup.states[j].cell_of_type, self.exact)
             moves.append((j, cells, setup.states[j].next_index[k]))
@@ -891,7 +774,7 @@ class _JointDates:
         return _Date(
             reward_laws=laws,
             moves=moves,
-            replaced_kernel=self.kernel(seat, k, distributions),
+            replaced_kernel=kernel_law(setup, seat, k, self.exact),
             allowed=_place(own.allowed[k], seat, n),
             next_index=own.next_index[k],
         )
@@ -909,8 +792,7 @@ class _HistoryFreeDates:
         self.laws = {j: self._marginal_laws(j) for j in setup.opponents}
 
     def _local_kernel(self, agent: int, k: int) -> Numbers:
-        allowed = self.setup.states[agent].allowed[k]
-        return _kernel_numbers(self.setup.models[agent].kernel(allowed, None), self.exact)
+        return kernel_law(self.setup, agent, k, self.exact, joint_axes=False)
 
     def _marginal_laws(self, agent: int) -> list[Numbers]:
         """The law of the opponent's announcement at every date, its budget state propagated forward."""
@@ -998,12 +880,25 @@ class PolicyTable:
 
     def action(self, date: int, type_counts: Sequence[IntArray], own_type: int) -> int:
         """The announcement at ``date`` given every agent's announcement counts per type so far."""
-        rows = []
-        for agent, states in zip(self.tracked, self.states):
-            counts = np.asarray(type_counts[agent], dtype=np.int64)
-            cells = np.bincount(states.cell_of_type, weights=counts, minlength=len(states.radix))
-            rows.append(states.lookup(date, np.rint(cells).astype(np.int64)))
-        return int(self.actions[date][tuple(rows) + (own_type,)])
+        rows = [np.asarray(c, dtype=np.int64)[None, :] for c in type_counts]
+        return int(self.actions_for(np.array([date]), rows, np.array([own_type]))[0])
+
+    def actions_for(self, dates: IntArray, type_counts: Sequence[IntArray], own_types: IntArray) -> IntArray:
+        """``[B]`` announcements for rows of dates ``[B]``, counts per type ``[B, T_i]`` per agent and own types.
+
+        Raises:
+            ValueError: if some row's counts are no budget state of this table's mechanism.
+        """
+        out = np.empty(len(dates), dtype=np.int64)
+        for date in np.unique(dates):
+            rows = np.flatnonzero(dates == date)
+            index = []
+            for agent, states in zip(self.tracked, self.states):
+                counts = np.asarray(type_counts[agent], dtype=np.int64)[rows]
+                cells = counts @ np.eye(len(states.radix), dtype=np.int64)[states.cell_of_type]
+                index.append(states.lookup_rows(int(date), cells))
+            out[rows] = self.actions[int(date)][tuple(index) + (np.asarray(own_types)[rows],)]
+        return out
 
     def check_seat(self, seat: Seat) -> None:
         """Raise a ValueError unless ``seat`` is this table's seat in a mechanism with the same budgets."""
@@ -1212,8 +1107,8 @@ def history_free_best_response(
             (``lies="myopic"``, ``front_loading``): use :func:`exact_best_response` then.
     """
     setup = _setup(source, seat, profile, False)
-    for i, model in enumerate(setup.models):
-        if model.uses_history:
+    for i, kernel in enumerate(setup.kernels):
+        if kernel.reads_history:
             role = "the replaced strategy" if i == setup.seat else "an opponent"
             raise ValueError(
                 f"history_free_best_response: agent_{i} ({role}) plays {setup.strategies[i]!r}, which reads the "
@@ -1230,10 +1125,10 @@ def action_distribution(
     own_type: int,
     type_counts: Sequence[Sequence[int]],
 ) -> tuple[Fraction, ...]:
-    """The exact law of a scripted strategy's announcement at one public state.
+    """The exact law of a strategy's announcement at one public state, read from its policy kernel.
 
     Args:
-        strategy: a supported strategy (:data:`SUPPORTED`), by name or instance.
+        strategy: a policy kernel the DP can read (see the module docstring), by name or instance.
         mechanism: the linking mechanism (over time).
         agent: the strategy's seat.
         own_type: its true type on the current problem.
@@ -1241,28 +1136,29 @@ def action_distribution(
             row gives its remaining budget).
 
     Returns:
-        The probability of announcing each type index.
+        The probability of announcing each type index (nearest simple fractions).
     """
     problem = mechanism.problem
-    model = announcement_model(strategy, problem, agent)
-    counts = [np.asarray(c, dtype=np.int64) for c in type_counts]
-    budget = mechanism.budgets[agent]
-    used = np.bincount(budget.class_of_type, weights=counts[agent], minlength=budget.num_classes)
-    allowed = (budget.quota - np.rint(used).astype(np.int64))[budget.class_of_type] > 0
-    values = None
-    if model.uses_history:
-        distributions: list[FloatArray | None] = [
-            None
-            if i == agent
-            else empirical_distributions(c[None, :], problem.type_probs[i], mechanism.num_problems)
-            for i, c in enumerate(counts)
-        ]
-        table = myopic_value_table(
-            np.asarray(outcome_table(problem, agent), dtype=np.float64), distributions, agent
+    env = analysis_env(mechanism, mechanism)
+    kernel = seat_kernel(_built(strategy), env, agent)
+    n = mechanism.num_agents
+    counts = np.zeros((1, n, max(problem.type_counts)))
+    remaining = np.zeros((1, n, max(b.num_classes for b in mechanism.budgets)), dtype=np.int64)
+    for i, row in enumerate(type_counts):
+        counts[0, i, : len(row)] = row
+        budget = mechanism.budgets[i]
+        used = np.bincount(
+            budget.class_of_type, weights=np.asarray(row, dtype=np.float64), minlength=budget.num_classes
         )
-        values = table.reshape(table.shape[-2:])
-    numerators, denominators = model.kernel(allowed, values)
-    return tuple(Fraction(int(a), int(b)) for a, b in zip(numerators[own_type], denominators[own_type]))
+        remaining[0, i, : budget.num_classes] = budget.quota - np.rint(used).astype(np.int64)
+    current = np.zeros((1, n), dtype=np.int64)
+    current[0, agent] = own_type
+    date = int(np.sum(type_counts[agent]))
+    rows = PublicRows(date, current, remaining, counts, np.zeros((1, n)))
+    probs = _probabilities(kernel, env.vectors(agent, rows), env.masks(agent, rows))[
+        0, : problem.type_counts[agent]
+    ]
+    return tuple(as_fraction(float(p), "probability") for p in probs)
 
 
 # ----- the best response as a strategy ------------------------------------------------------------------------
@@ -1273,18 +1169,22 @@ METHODS = ("exact", "history_free")
 
 
 @register
-class BestResponseTable(Strategy):
+class BestResponseTable(KernelStrategy):
     """Play a best-response table (:class:`PolicyTable`) in a linking env over time.
+
+    A deterministic policy kernel: per episode it remembers its own announcement counts per type (the
+    ``budget`` field shows only classes) and reads the others' from ``others_announced``.
 
     Args:
         table: the table (``exact_best_response(env, seat).table`` or ``result.strategy()``). When None, the
-            table is computed at reset for the seat's mechanism with ``method`` against ``profile``, assuming
-            iid types (the seat cannot see the env's type process).
+            table is computed for the seat's mechanism with ``method`` against ``profile`` when the seat is
+            first prepared, assuming iid types (the seat cannot see the env's type process).
         profile: the profile to best-respond to when computing the table (a strategy name).
         method: ``"exact"`` or ``"history_free"``.
     """
 
     name: ClassVar[str] = "best_response_table"
+    uniforms_per_step: ClassVar[int] = 0
 
     def __init__(
         self, table: PolicyTable | None = None, profile: str = "approximately_truthful", method: str = "exact"
@@ -1297,65 +1197,78 @@ class BestResponseTable(Strategy):
                 f"table: got {type(table).__name__}; give a PolicyTable (exact_best_response(env, seat).table)"
             )
         self.table, self.profile, self.method = table, profile, method
-        self._computed: tuple[LinkingMechanism, int, PolicyTable] | None = None
-        self._announced: IntArray = np.zeros(0, dtype=np.int64)
 
     def params(self) -> dict[str, Any]:
         """``{"table": ..., "profile": ..., "method": ...}``."""
         return {"table": self.table, "profile": self.profile, "method": self.method}
 
-    def _table_for(self, seat: Seat) -> PolicyTable:
-        if self.table is not None:
-            return self.table
-        mechanism = seat.mechanism
-        if mechanism is None:
-            raise ValueError(
-                f"best_response_table: {seat.agent} has no linking mechanism to compute a table for"
-            )
-        if self._computed is None or self._computed[0] is not mechanism or self._computed[1] != seat.index:
-            solve = exact_best_response if self.method == "exact" else history_free_best_response
-            result = solve(mechanism, seat.index, self.profile)
-            assert result.table is not None
-            self._computed = (mechanism, seat.index, result.table)
-        return self._computed[2]
-
-    def reset(self, seat: Seat, rng: np.random.Generator) -> None:
-        """Start an episode; check (or compute) the table for this seat."""
-        super().reset(seat, rng)
+    def prepare(self, seat: Seat) -> PolicyTable:
+        """The table for this seat (given, or computed now), checked against the seat's env."""
         if seat.form != "over_time" or seat.participation is not None:
             raise ValueError(
                 f"best_response_table: got form={seat.form!r}, participation={seat.participation!r}; the table "
                 "is for linking envs with form='over_time' and no participation"
             )
-        self._table_for(seat).check_seat(seat)
-        assert seat.problem is not None
-        self._announced = np.zeros(seat.problem.type_counts[seat.index], dtype=np.int64)
+        table = self.table
+        if table is None:
+            if seat.mechanism is None:
+                raise ValueError(
+                    f"best_response_table: {seat.agent} has no linking mechanism to compute a table for"
+                )
+            solve = exact_best_response if self.method == "exact" else history_free_best_response
+            table = solve(seat.mechanism, seat.index, self.profile).table
+            assert table is not None
+        table.check_seat(seat)
+        return table
 
-    def act(self, observation: np.ndarray, action_mask: np.ndarray) -> int:
-        """The table's announcement for the current date, budgets, public history and true type."""
-        seat, _ = self._ready()
-        table = self._table_for(seat)
-        assert seat.problem is not None and seat.mechanism is not None
-        counts = self._type_counts(seat, observation)
-        action = table.action(int(self._announced.sum()), counts, true_type(seat, observation))
-        if not action_mask[action]:
+    def start_memory(self, episodes: Episodes) -> dict[str, np.ndarray]:
+        """No announcement yet: own counts per type ``[B, T]`` are zero."""
+        problem = episodes.seat.problem
+        assert problem is not None
+        return {
+            "announced": np.zeros((episodes.size, problem.type_counts[episodes.seat.index]), dtype=np.int64)
+        }
+
+    def observed_fields(self) -> frozenset[str]:
+        """Type and the others' announcements (and its memory of its own)."""
+        return frozenset({"type", "others_announced"})
+
+    def probabilities(
+        self, episodes: Episodes, observations: np.ndarray, action_masks: np.ndarray
+    ) -> FloatArray:
+        """Probability 1 on the table's announcement for each episode's date, counts and true type."""
+        seat, table = episodes.seat, episodes.prepared
+        own = episodes.memory["announced"]
+        actions = table.actions_for(
+            own.sum(axis=1), self._type_counts(seat, observations, own), true_types(seat, observations)
+        )
+        rows = np.arange(len(actions))
+        refused = np.flatnonzero(action_masks[rows, actions] == 0)
+        if len(refused):
+            b = int(refused[0])
             raise ValueError(
-                f"best_response_table: the table announces type {action} for {seat.agent}, which the mask "
-                f"{np.asarray(action_mask).tolist()} forbids; was the table built for this env?"
+                f"best_response_table: the table announces type {int(actions[b])} for {seat.agent}, which the "
+                f"mask {np.asarray(action_masks[b]).tolist()} forbids; was the table built for this env?"
             )
-        self._announced[action] += 1
-        return action
+        return one_hot(actions, action_masks.shape[1])
 
-    def _type_counts(self, seat: Seat, observation: np.ndarray) -> list[IntArray]:
-        """Every agent's announcement counts per type: own from memory, the others' from the observation."""
+    def remember(
+        self, episodes: Episodes, observations: np.ndarray, action_masks: np.ndarray, actions: np.ndarray
+    ) -> None:
+        """Count the announcement."""
+        np.add.at(episodes.memory["announced"], (np.arange(len(actions)), actions), 1)
+
+    @staticmethod
+    def _type_counts(seat: Seat, observations: np.ndarray, own: IntArray) -> list[IntArray]:
+        """Every agent's announcement counts per type ``[B, T_i]``: own from memory, the others' observed."""
         assert seat.problem is not None and seat.mechanism is not None
         k = seat.mechanism.num_problems
-        others = np.rint(np.asarray(seat.field(observation, "others_announced"), dtype=np.float64) * k)
+        others = np.rint(np.asarray(seat.field(observations, "others_announced"), dtype=np.float64) * k)
         counts, start = [], 0
         for j, size in enumerate(seat.problem.type_counts):
             if j == seat.index:
-                counts.append(self._announced.copy())
+                counts.append(own)
             else:
-                counts.append(others[start : start + size].astype(np.int64))
+                counts.append(others[:, start : start + size].astype(np.int64))
                 start += size
         return counts

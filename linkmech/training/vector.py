@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 
 from linkmech import envs
-from linkmech.agents.base import Seat, Strategy, act_all, make_strategy
+from linkmech.agents.base import Episodes, Seat, Strategy, make_strategy
 from linkmech.envs.batched import batched_env
-from linkmech.evaluation.play import seat_generators
+from linkmech.evaluation.play import seat_column, seat_generators, start_seats
 
 
 @dataclass
@@ -86,8 +86,7 @@ class _ScriptedSeats:
     ) -> None:
         self.agents: list[str] = list(agents)
         self.learners = list(learners)
-        scripted = resolve_opponents(self.agents, self.learners, opponents, default_opponent)
-        self.scripted = [{a: copy.deepcopy(s) for a, s in scripted.items()} for _ in range(num_envs)]
+        self.strategies = resolve_opponents(self.agents, self.learners, opponents, default_opponent)
         self.rng = np.random.default_rng(seed)
         self.num_envs = num_envs
         self.episode_seeds: list[int] = [0] * num_envs
@@ -97,10 +96,6 @@ class _ScriptedSeats:
         seed = int(self.rng.integers(0, 2**32))
         self.episode_seeds[b] = seed
         return seat_generators(seed, self.agents)
-
-    def _reset_scripted(self, b: int, env: Any, generators: Mapping[str, np.random.Generator]) -> None:
-        for agent, strategy in self.scripted[b].items():
-            strategy.reset(Seat.from_env(env, agent), generators[agent])
 
 
 def _check_num_envs(num_envs: int) -> None:
@@ -134,6 +129,7 @@ class SeatVectorEnv(_ScriptedSeats):
         self.envs = [envs.make(env, **dict(env_options)) for _ in range(num_envs)]
         agents = self.envs[0].possible_agents
         super().__init__(agents, learners, opponents, num_envs, seed, default_opponent)
+        self.scripted = [{a: copy.deepcopy(s) for a, s in self.strategies.items()} for _ in range(num_envs)]
         self._obs: list[dict[str, Any]] = [{} for _ in range(num_envs)]
         self._returns = [dict.fromkeys(self.learners, 0.0) for _ in range(num_envs)]
         self.last_rewards: list[dict[str, float]] = [{} for _ in range(num_envs)]
@@ -162,7 +158,8 @@ class SeatVectorEnv(_ScriptedSeats):
         env_seed, generators = self._next_episode(b)
         env = self.envs[b]
         self._obs[b], _ = env.reset(seed=env_seed)
-        self._reset_scripted(b, env, generators)
+        for agent, strategy in self.scripted[b].items():
+            strategy.reset(Seat.from_env(env, agent), generators[agent])
         self._returns[b] = dict.fromkeys(self.learners, 0.0)
 
     def _batches(self) -> dict[str, SeatBatch]:
@@ -204,8 +201,9 @@ class SeatVectorEnv(_ScriptedSeats):
 class BatchedSeatVectorEnv(_ScriptedSeats):
     """:class:`SeatVectorEnv`'s interface over the batched engine: B episodes stepped in one call.
 
-    The environment's B episodes live in one batched state (:func:`linkmech.envs.batched.batched_env`); only
-    the scripted seats act episode by episode (each copy of a strategy keeps its own state and generator).
+    The environment's B episodes live in one batched state (:func:`linkmech.envs.batched.batched_env`), and
+    each scripted seat acts on all B with one call of its policy kernel
+    (:meth:`~linkmech.agents.base.Strategy.act_batch`; episode b draws from its own seat generator).
     Every episode of an environment has the same length, so all B episodes end at the same step; then B new
     episode seeds are drawn from the run generator in copy order, exactly as :class:`SeatVectorEnv` draws
     them. Given the same actions, both classes produce the same episodes, rewards and observations (tested).
@@ -236,6 +234,7 @@ class BatchedSeatVectorEnv(_ScriptedSeats):
         self._continuous = not hasattr(self.engine.action_space(self.agents[0]), "n")
         self._obs: dict[str, np.ndarray] = {}
         self._masks: dict[str, np.ndarray] = {}
+        self._episodes: dict[str, Episodes] = {}
         self._returns = {a: np.zeros(num_envs) for a in self.learners}
         self._last = np.zeros((num_envs, len(self.agents)))
         self.terminal: dict[str, SeatBatch] | None = None
@@ -262,8 +261,7 @@ class BatchedSeatVectorEnv(_ScriptedSeats):
         """Start a fresh episode in every copy."""
         drawn = [self._next_episode(b) for b in range(self.num_envs)]
         self._obs, self._masks = self.engine.reset([env_seed for env_seed, _ in drawn])
-        for b, (_, generators) in enumerate(drawn):
-            self._reset_scripted(b, self.engine.env, generators)
+        self._episodes = start_seats(self.engine.env, self.strategies, [g for _, g in drawn])
         self._returns = {a: np.zeros(self.num_envs) for a in self.learners}
         return self._batches()
 
@@ -279,8 +277,10 @@ class BatchedSeatVectorEnv(_ScriptedSeats):
             if agent in self.learners:
                 joint[:, i] = self._column(agent, actions[agent])
                 continue
-            copies = [self.scripted[b][agent] for b in range(self.num_envs)]
-            joint[:, i] = self._column(agent, act_all(copies, self._obs[agent], self._masks[agent]))
+            scripted = self.strategies[agent].act_batch(
+                self._episodes[agent], self._obs[agent], self._masks[agent]
+            )
+            joint[:, i] = seat_column(scripted, agent, self.num_envs)
         return joint
 
     def _column(self, agent: str, values: Any) -> np.ndarray:
