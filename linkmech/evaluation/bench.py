@@ -15,22 +15,42 @@ Every number is measured in the same run on the same machine, so the ratios betw
   allocation (linked VCG, N = T = 10, truthful reports) in the PettingZoo loop and in
   :class:`linkmech.envs.batched_allocation.BatchedAllocationEnv` with 256 episodes (transfers included);
 - ``zhu.*_n10_*``: the same linked-VCG-against-SLSQP comparison at N = T = 10;
+- ``allocation.vcg_last_date_truthful_ms``: mean milliseconds of the last step of an episode (where the
+  linked VCG transfers are computed) of the resource allocation env (N = 4, T = 8) with truthful reports;
+- ``allocation.vcg_last_date_random_ms``: the same with random reports (each episode's action spaces seeded
+  from its seed, so the reports repeat);
 - ``training.ppo_{copies,batched}``: learner steps per second of ``linkmech train``'s PPO (collection and
   updates) on lockstep copies of the PettingZoo env and on the batched engine (the default);
-- ``tournament.workers_{1,2}``: matches per second of a 768-match voting tournament in 1 and 2 processes.
+- ``training.sb3_maskable_ppo``: learner steps per second of sb3-contrib's ``MaskablePPO`` (collection and
+  updates, default hyperparameters, n_steps = 2048, one torch thread) on ``linkmech train``'s default scenario
+  through :class:`linkmech.envs.single_agent.SingleAgentEnv`, as docs/rl-libraries.md shows; skipped with a
+  progress line when sb3-contrib is not installed;
+- ``tournament.workers_{1,2}``: matches per second of a 768-match voting tournament in 1 and 2 processes;
+- ``tournament.loop_1``: the same matches played one episode at a time in one process (PettingZoo env,
+  ``play_episode`` with per-episode ``act``): the yardstick of the batched match.
 Time goes by ``time.perf_counter``; each measurement runs for at least ``seconds`` (or its fixed work).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from linkmech.evaluation.match import MatchSpec
+    from linkmech.evaluation.tournament import TournamentConfig
+
 Result = dict[str, Any]
+
+ALLOCATION_REPORTS = ("truthful", "random")
+"""Report rules of :func:`vcg_last_date_ms`."""
+
+SB3_INSTALL = 'pip install -c constraints.txt -e ".[rl]"'
 
 
 def _rate(work: Callable[[], int], seconds: float) -> float:
@@ -131,6 +151,59 @@ def allocation_batched_rate(num_envs: int, seconds: float, size: int = 10, seed:
     return _rate(episode, seconds)
 
 
+def vcg_last_date_ms(
+    reports: str, episodes: int = 40, seed: int = 0, num_agents: int = 4, num_dates: int = 8
+) -> float:
+    """Mean milliseconds of the last step of a resource allocation episode, where linked VCG pays transfers.
+
+    ``envs.make("resource_allocation_v0", num_agents=4, num_dates=8)`` plays ``episodes`` episodes, each
+    reset with its own seed drawn from ``seed``; only the step of the last date is timed. ``reports`` is
+    ``"truthful"`` (every agent reports its endowment, field 1 of its observation) or ``"random"``
+    (``env.action_space(agent).sample()``, the action spaces seeded from the episode's seed first, so the
+    reports repeat from run to run). One untimed episode runs first (imports, caches).
+
+    Raises:
+        ValueError: for a ``reports`` rule other than :data:`ALLOCATION_REPORTS`.
+    """
+    from linkmech import envs
+
+    if reports not in ALLOCATION_REPORTS:
+        raise ValueError(f"reports: got {reports!r}; allowed are {list(ALLOCATION_REPORTS)}")
+    env = envs.make("resource_allocation_v0", num_agents=num_agents, num_dates=num_dates)
+    seeds = [int(s) for s in np.random.SeedSequence(seed).generate_state(episodes + 1)]
+    _last_step_seconds(env, seeds[0], reports)  # warm-up, not counted
+    timed = [_last_step_seconds(env, episode, reports) for episode in seeds[1:]]
+    return 1000.0 * float(np.mean(timed))
+
+
+def _last_step_seconds(env: Any, episode: int, reports: str) -> float:
+    """Play one seeded resource allocation episode with ``reports``; seconds of its last step."""
+    observations, _ = env.reset(seed=episode)
+    if reports == "random":
+        _seed_action_spaces(env, episode)
+    elapsed = 0.0
+    while env.agents:
+        actions = {a: _allocation_report(env, a, observations[a], reports) for a in env.agents}
+        start = time.perf_counter()
+        observations, _, _, _, _ = env.step(actions)
+        elapsed = time.perf_counter() - start
+    return elapsed
+
+
+def _seed_action_spaces(env: Any, episode: int) -> None:
+    """Seed every distinct action space of ``env`` (agents may share one) from the episode's seed."""
+    distinct = list({id(space): space for space in map(env.action_space, env.possible_agents)}.values())
+    for index, space in enumerate(distinct):
+        space.seed(int(np.random.SeedSequence([episode, index]).generate_state(1)[0]))
+
+
+def _allocation_report(env: Any, agent: str, observation: np.ndarray, reports: str) -> np.ndarray:
+    """``agent``'s report: its endowment (observation field 1) or a sample of its action space."""
+    if reports == "truthful":
+        return np.array([observation[1]], dtype=np.float32)
+    return np.asarray(env.action_space(agent).sample())
+
+
 def ppo_rate(vector: str, updates: int = 3, seed: int = 0) -> float:
     """Learner steps per second of ``linkmech train``'s PPO (linked voting, K = 20, defaults) on ``vector``.
 
@@ -143,6 +216,57 @@ def ppo_rate(vector: str, updates: int = 3, seed: int = 0) -> float:
     config = TrainConfig(total_steps=updates * TrainConfig().batch_size, vector=vector, seed=seed)
     result = train(config)
     return result.env_steps / result.wall_seconds
+
+
+def sb3_missing() -> str | None:
+    """Why sb3-contrib's ``MaskablePPO`` cannot run here (a sentence), or None when it can."""
+    absent = [name for name in ("stable_baselines3", "sb3_contrib") if importlib.util.find_spec(name) is None]
+    if not absent:
+        return None
+    return f"{' and '.join(absent)} not installed (optional; {SB3_INSTALL})"
+
+
+def sb3_maskable_ppo_rate(
+    updates: int = 3, n_steps: int = 2048, batch_size: int = 64, seed: int = 0
+) -> float:
+    """Learner steps per second of sb3-contrib's ``MaskablePPO`` on ``linkmech train``'s default scenario.
+
+    The scenario is :class:`~linkmech.training.config.TrainConfig`'s default (env, options, first learner
+    seat, default opponent): ``SingleAgentEnv("linked_voting_v0", learner="agent_0",
+    opponents="approximately_truthful", num_problems=20)`` handed to ``MaskablePPO("MlpPolicy", env, ...)``
+    as docs/rl-libraries.md shows users, so SB3 wraps it itself in ``DummyVecEnv`` of one ``Monitor``-wrapped
+    env (the same as ``make_vec_env(..., n_envs=1, vec_env_cls=DummyVecEnv)``). Hyperparameters are
+    MaskablePPO's defaults (``n_steps`` 2048, ``batch_size`` 64, 10 epochs) on the CPU; ``learn`` runs
+    ``updates`` x ``n_steps`` learner steps (collection and updates together, like :func:`ppo_rate`; building
+    the model is not timed). Torch runs with one intra-op thread (``torch.set_num_threads(1)``) during the
+    measurement, as our PPO does, and the previous thread count is restored afterwards.
+
+    Raises:
+        ImportError: when stable-baselines3 or sb3-contrib is missing (see :func:`sb3_missing`).
+    """
+    import torch
+    from sb3_contrib import MaskablePPO
+
+    from linkmech.envs.single_agent import SingleAgentEnv
+    from linkmech.training.config import TrainConfig
+
+    scenario = TrainConfig()
+    env = SingleAgentEnv(
+        scenario.env,
+        learner=scenario.learners[0],
+        opponents=scenario.default_opponent,
+        **scenario.env_options,
+    )
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        model = MaskablePPO("MlpPolicy", env, n_steps=n_steps, batch_size=batch_size, seed=seed, device="cpu")
+        start = time.perf_counter()
+        model.learn(total_timesteps=updates * n_steps)
+        elapsed = time.perf_counter() - start
+    finally:
+        torch.set_num_threads(threads)
+    return model.num_timesteps / elapsed
 
 
 def linked_vcg_seconds(size: int, seed: int = 0) -> float:
@@ -207,26 +331,65 @@ def slsqp_one_agent_seconds(
     return time.perf_counter() - start
 
 
-def tournament_rate(workers: int, episodes: int = 4, seed: int = 0, repetitions: int = 48) -> float:
-    """Matches per second of a linked-voting round robin (4 strategies, K = 20) in ``workers`` processes.
+def tournament_config(episodes: int = 4, seed: int = 0, repetitions: int = 48) -> TournamentConfig:
+    """The benchmark tournament: a linked-voting round robin (4 strategies, K = 20), 16 x ``repetitions`` matches.
 
-    768 matches by default (about 11 s in one process), so the pool's start-up (about 0.3 s a worker) does
-    not dominate.
+    Shared by :func:`tournament_rate` and :func:`tournament_loop_rate`, so both play the same matches.
     """
-    from linkmech.evaluation.tournament import TournamentConfig, run_tournament, schedule
+    from linkmech.evaluation.tournament import TournamentConfig
 
-    config = TournamentConfig(
+    return TournamentConfig(
         envs=(("linked_voting_v0", (("num_problems", 20),)),),
         strategies=("approximately_truthful", "front_loading", "random", "lagged_truth"),
         repetitions=repetitions,
         episodes=episodes,
         seed=seed,
     )
+
+
+def tournament_rate(workers: int, episodes: int = 4, seed: int = 0, repetitions: int = 48) -> float:
+    """Matches per second of :func:`tournament_config`'s tournament in ``workers`` processes.
+
+    768 matches by default (about 11 s in one process), so the pool's start-up (about 0.3 s a worker) does
+    not dominate.
+    """
+    from linkmech.evaluation.tournament import run_tournament, schedule
+
+    config = tournament_config(episodes, seed, repetitions)
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
         run_tournament(config, out, workers=workers, progress=False)
         elapsed = time.perf_counter() - start
     return len(schedule(config)) / elapsed
+
+
+def tournament_loop_rate(episodes: int = 4, seed: int = 0, repetitions: int = 48) -> float:
+    """Matches per second of :func:`tournament_config`'s matches played one episode at a time in one process.
+
+    Each match builds its PettingZoo env and its strategies, then plays every episode with
+    :func:`~linkmech.evaluation.play.play_episode` (per-episode ``act``) from the match's episode seeds; the
+    whole loop is timed, env creation included, but not the schedule.
+    """
+    from linkmech.evaluation.tournament import schedule
+
+    specs = schedule(tournament_config(episodes, seed, repetitions))
+    start = time.perf_counter()
+    for spec in specs:
+        play_match_in_loop(spec)
+    return len(specs) / (time.perf_counter() - start)
+
+
+def play_match_in_loop(spec: MatchSpec) -> None:
+    """Play ``spec``'s episodes one by one in the single PettingZoo env (no rows are computed)."""
+    from linkmech import envs
+    from linkmech.agents.base import make_strategy
+    from linkmech.evaluation.match import episode_seed
+    from linkmech.evaluation.play import play_episode
+
+    env = envs.make(spec.env, **dict(spec.env_options))
+    strategies = {agent: make_strategy(strategy) for agent, strategy in spec.profile}
+    for episode in range(spec.episodes):
+        play_episode(env, strategies, seed=episode_seed(spec.seed, episode))
 
 
 def run_bench(quick: bool = False, progress: Callable[[str], None] | None = None) -> list[Result]:
@@ -261,6 +424,12 @@ def run_bench(quick: bool = False, progress: Callable[[str], None] | None = None
     add("rps.pettingzoo_loop", pettingzoo_loop_rate(rps, seconds), "decisions/s")
     add("allocation.pettingzoo_loop", allocation_loop_rate(seconds), "decisions/s")
     add("allocation.batched_256", allocation_batched_rate(256, seconds), "decisions/s")
+    for reports in ALLOCATION_REPORTS:
+        add(
+            f"allocation.vcg_last_date_{reports}_ms",
+            vcg_last_date_ms(reports, episodes=10 if quick else 40),
+            "ms",
+        )
     for size in (10, 100):
         add(f"zhu.linked_vcg_n{size}_seconds", min(linked_vcg_seconds(size, s) for s in range(3)), "s")
         endowments, omega_star = vcg_instance(size)
@@ -272,10 +441,15 @@ def run_bench(quick: bool = False, progress: Callable[[str], None] | None = None
         add("zhu.linked_vcg_n1000_seconds", linked_vcg_seconds(1000), "s")
     for vector in ("copies", "batched"):
         add(f"training.ppo_{vector}", ppo_rate(vector, updates=1 if quick else 3), "learner steps/s")
+    missing = sb3_missing()
+    if missing is None:
+        add("training.sb3_maskable_ppo", sb3_maskable_ppo_rate(updates=1 if quick else 3), "learner steps/s")
+    elif progress is not None:
+        progress(f"[--] skipped training.sb3_maskable_ppo: {missing}")
+    episodes = 1 if quick else 4
     for workers in (1, 2):
-        add(
-            f"tournament.workers_{workers}", tournament_rate(workers, episodes=1 if quick else 4), "matches/s"
-        )
+        add(f"tournament.workers_{workers}", tournament_rate(workers, episodes=episodes), "matches/s")
+    add("tournament.loop_1", tournament_loop_rate(episodes=episodes), "matches/s")
     return results
 
 
@@ -308,6 +482,22 @@ def ratios(results: list[Result]) -> list[Result]:
             ">=",
         ),
         ("ratio.tournament_2_over_1", "tournament.workers_2", "tournament.workers_1", 1.7, ">="),
+        (
+            "ratio.ppo_batched_over_sb3_maskable",
+            "training.ppo_batched",
+            "training.sb3_maskable_ppo",
+            200.0,
+            ">=",
+        ),
+        ("ratio.ppo_batched_over_loop", "training.ppo_batched", "voting.pettingzoo_loop", 7.0, ">="),
+        ("ratio.tournament_workers_1_over_loop_1", "tournament.workers_1", "tournament.loop_1", 15.0, ">="),
+        (
+            "ratio.vcg_random_over_truthful",
+            "allocation.vcg_last_date_random_ms",
+            "allocation.vcg_last_date_truthful_ms",
+            3.0,
+            "<=",
+        ),
     ]
     out = []
     for rid, top, bottom, target, sense in wanted:
